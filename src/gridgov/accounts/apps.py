@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "gridgov.accounts"
+    label = "accounts"
+    verbose_name = _("Accounts and posts")
+
+    def ready(self) -> None:
+        from gridgov.core.models import AuditLog
+        from gridgov.orgs.models import OrgUnit
+        from gridgov.regions.models import Grid, Region
+
+        from . import scope
+        from .models import Post
+
+        scope.register(Region, "region", "code", 12)
+        scope.register(Grid, "grid", "code", 15)
+        scope.register(OrgUnit, "orgunit", "region_id", 12)
+        scope.register(Post, "post", "scope_code", 15)
+        scope.register(AuditLog, "audit", None, 0)

@@ -1,0 +1,71 @@
+"""Roles (DESIGN §1) and what each may do to which kind of record, as data."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    GRID_WORKER = "grid_worker", _("grid worker")
+    GRID_LEADER = "grid_leader", _("grid leader")
+    OPERATOR = "operator", _("seat operator")
+    CENTRE_LEADER = "centre_leader", _("centre leader")
+    DEPT_HANDLER = "dept_handler", _("department handler")
+    MEDIATOR = "mediator", _("mediator")
+    LEADER = "leader", _("leader / analyst")
+    SYS_ADMIN = "sys_admin", _("system administrator")
+    SECURITY_ADMIN = "security_admin", _("security administrator")
+    AUDIT_ADMIN = "audit_admin", _("audit administrator")
+
+
+# 三员分立: no account may hold two of these.
+ADMIN_ROLES = frozenset({Role.SYS_ADMIN, Role.SECURITY_ADMIN, Role.AUDIT_ADMIN})
+
+READ_ACTIONS = ("view", "list", "search", "export", "map", "stats")
+ALL_ACTIONS = (*READ_ACTIONS, "change")
+
+_READ = frozenset(READ_ACTIONS)
+_ALL = frozenset(ALL_ACTIONS)
+
+# resource -> role -> allowed actions. Anything absent is refused.
+PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
+    "region": {
+        Role.GRID_WORKER: _READ,
+        Role.GRID_LEADER: _READ,
+        Role.OPERATOR: _READ,
+        Role.CENTRE_LEADER: _READ,
+        Role.DEPT_HANDLER: _READ,
+        Role.MEDIATOR: _READ,
+        Role.LEADER: _READ,
+        Role.SYS_ADMIN: _ALL,
+    },
+    "grid": {
+        Role.GRID_WORKER: _READ,
+        Role.GRID_LEADER: _READ,
+        Role.OPERATOR: _READ,
+        Role.CENTRE_LEADER: _READ,
+        Role.DEPT_HANDLER: _READ,
+        Role.MEDIATOR: _READ,
+        Role.LEADER: _READ,
+        Role.SYS_ADMIN: _ALL,
+    },
+    "orgunit": {
+        Role.OPERATOR: _READ,
+        Role.CENTRE_LEADER: _READ,
+        Role.LEADER: _READ,
+        Role.SYS_ADMIN: _ALL,
+    },
+    "post": {
+        Role.CENTRE_LEADER: _READ,
+        Role.SYS_ADMIN: _ALL,
+        Role.SECURITY_ADMIN: _READ,
+    },
+    "audit": {
+        Role.AUDIT_ADMIN: frozenset({"view", "list", "search", "export", "stats"}),
+    },
+}
+
+
+def allowed(resource: str, role: str, action: str) -> bool:
+    return action in PERMISSIONS.get(resource, {}).get(role, frozenset())

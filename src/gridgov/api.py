@@ -1,0 +1,57 @@
+"""The JSON API at /api/v1/ (OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from gridgov.accounts.auth import API_AUTH
+from gridgov.accounts.scope import active_posts
+from gridgov.core.models import Heartbeat
+from gridgov.regions.api import router as regions_router
+
+api = NinjaAPI(title="gridgov API", version="1", urls_namespace="api")
+api.add_router("/", regions_router)
+
+
+class PostOut(Schema):
+    id: int
+    role: str
+    org_unit: str
+    scope_code: str
+
+
+class MeOut(Schema):
+    username: str
+    display_name: str
+    posts: list[PostOut]
+
+
+@api.get("/health", auth=None, tags=["system"])
+def health(request: HttpRequest, warm: bool = False) -> dict[str, Any]:
+    """Liveness for load balancers: database reachable, ticker's last beat."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    beat = Heartbeat.objects.filter(name="ticker").values_list("beat_at", flat=True).first()
+    grids = None
+    if warm:
+        from gridgov.geo.locator import get_locator
+
+        grids = len(get_locator())
+    return {"status": "ok", "ticker_beat": beat.isoformat() if beat else None, "grids": grids}
+
+
+@api.get("/me", response=MeOut, auth=API_AUTH, tags=["accounts"])
+def me(request: HttpRequest) -> dict[str, Any]:
+    user = request.user
+    return {
+        "username": user.get_username(),
+        "display_name": getattr(user, "display_name", ""),
+        "posts": [
+            {"id": p.id, "role": p.role, "org_unit": p.org_unit.name, "scope_code": p.scope_code}
+            for p in active_posts(user)
+        ],
+    }

@@ -1,0 +1,59 @@
+"""`gridgov run` starts web, task worker and ticker, and stops them all on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_run_starts_three_processes_and_serves(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GRIDGOV_DB": "sqlite",
+        "GRIDGOV_DATA_DIR": str(tmp_path),
+        "GRIDGOV_TICKER_INTERVAL": "0.5",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gridgov", "run", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    try:
+        body = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                raw = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                body = json.loads(raw.read())
+                if body["ticker_beat"]:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.3)
+        assert body is not None and body["status"] == "ok"
+        assert body["ticker_beat"], "the ticker should have beaten"
+        names = sorted(" ".join(c.cmdline()[2:4]) for c in psutil.Process(proc.pid).children())
+        assert names == ["gridgov db_worker", "gridgov ticker", "gunicorn gridgov.wsgi"]
+        assert (tmp_path / "gridgov.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out.decode(errors="replace")[-2000:]
