@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import NinjaAPI, Schema
 
 from gridgov.accounts.auth import API_AUTH
@@ -41,7 +42,8 @@ def health(request: HttpRequest, warm: bool = False) -> dict[str, Any]:
         from gridgov.geo.locator import get_locator
 
         grids = len(get_locator())
-    return {"status": "ok", "ticker_beat": beat.isoformat() if beat else None, "grids": grids}
+    beat_at = timezone.localtime(beat).isoformat() if beat else None
+    return {"status": "ok", "ticker_beat": beat_at, "grids": grids}
 
 
 @api.get("/me", response=MeOut, auth=API_AUTH, tags=["accounts"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -176,9 +175,3 @@ def do_load_regions(city: GenCity, *, actor: Any = None) -> int:
 def current_grids() -> QuerySet[Grid]:
     return Grid.objects.filter(effective_to__isnull=True)
 
-
-def villages_without_grids(codes: Iterable[str]) -> list[str]:
-    with_grids = set(
-        current_grids().filter(village_id__in=list(codes)).values_list("village_id", flat=True)
-    )
-    return [c for c in codes if c not in with_grids]
