@@ -6,12 +6,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from gridgov.accounts.scope import can, restrict
-from gridgov.core.admin_base import ScopedAdmin
+from gridgov.core.admin_base import ScopedAdmin, ScopedInline
 
 from .models import ApiToken, Post, User
 
 
-class PostInline(admin.TabularInline):
+class PostInline(ScopedInline):
+    resource = "post"
     model = Post
     extra = 0
     raw_id_fields = ("org_unit",)
@@ -58,7 +59,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         return can(request.user, "post", "change")
 
-    has_view_permission = has_module_permission  # type: ignore[assignment]
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # issued by `gridgov token` so the secret is shown exactly once

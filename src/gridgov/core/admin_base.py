@@ -57,3 +57,24 @@ class ScopedAdmin(admin.ModelAdmin):
         for obj in queryset:
             audit.record("admin.delete", actor=request.user, obj=obj, detail={"repr": str(obj)})
         return super().log_deletions(request, queryset)
+
+
+class ScopedInline(admin.TabularInline):
+    """Inline rows follow the same post-based permissions as ScopedAdmin."""
+
+    resource: str = ""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return restrict(super().get_queryset(request), request.user, "list")
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return can(request.user, self.resource, "view")
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return can(request.user, self.resource, "change")
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return can(request.user, self.resource, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return can(request.user, self.resource, "change")

@@ -78,7 +78,8 @@ class GridRevisionAdmin(admin.ModelAdmin):
 
         return can(getattr(request, "user", None), "grid", "change")
 
-    has_view_permission = has_module_permission  # type: ignore[assignment]
+    def has_view_permission(self, request: object, obj: object = None) -> bool:
+        return self.has_module_permission(request)
 
     def has_add_permission(self, request: object) -> bool:
         return False

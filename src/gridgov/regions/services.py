@@ -174,4 +174,3 @@ def do_load_regions(city: GenCity, *, actor: Any = None) -> int:
 
 def current_grids() -> QuerySet[Grid]:
     return Grid.objects.filter(effective_to__isnull=True)
-
