@@ -77,3 +77,23 @@ def test_system_admin_opens_a_user_with_their_posts() -> None:
     page = login("sysadmin").get(f"/admin/accounts/user/{user.pk}/change/")
     assert page.status_code == 200
     assert "130104008019008" in page.content.decode()
+
+
+def test_a_county_admin_cannot_grant_a_post_outside_the_county() -> None:
+    from gridgov.accounts.models import Post
+
+    from .factories import UserFactory, user_with_post
+
+    county_admin = user_with_post("sys_admin", "130104", is_staff=True)
+    c = Client()
+    c.force_login(county_admin)
+    target = UserFactory()
+    unit = OrgUnit.objects.get(code="C130104")
+    base = {"user": target.pk, "org_unit": unit.pk, "role": "operator", "active": "on"}
+    r = c.post("/admin/accounts/post/add/", {**base, "scope_code": "130105"})
+    assert r.status_code == 200
+    assert "scope_code" in r.context["adminform"].form.errors
+    assert not Post.objects.filter(user=target).exists()
+    r = c.post("/admin/accounts/post/add/", {**base, "scope_code": "130104008"})
+    assert r.status_code == 302
+    assert Post.objects.filter(user=target, scope_code="130104008").exists()

@@ -1,19 +1,47 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
-from gridgov.accounts.scope import can, restrict
+from gridgov.accounts.scope import can, covers, restrict
 from gridgov.core.admin_base import ScopedAdmin, ScopedInline
 
 from .models import ApiToken, Post, User
 
 
+class PostForm(forms.ModelForm):
+    """An administrator may only hand out posts inside their own scope."""
+
+    editor: Any = None
+
+    class Meta:
+        model = Post
+        fields = ("user", "org_unit", "role", "scope_code", "active")
+
+    def clean_scope_code(self) -> str:
+        code = self.cleaned_data["scope_code"]
+        if not covers(self.editor, "post", "change", code):
+            raise forms.ValidationError(_("This scope lies outside your own."))
+        return code
+
+
+def _form_for(editor: Any) -> type[PostForm]:
+    return type("ScopedPostForm", (PostForm,), {"editor": editor})
+
+
 class PostInline(ScopedInline):
     resource = "post"
     model = Post
+    form = PostForm
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        kwargs["form"] = _form_for(request.user)
+        return super().get_formset(request, obj, **kwargs)
+
     extra = 0
     raw_id_fields = ("org_unit",)
 
@@ -45,6 +73,14 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
 @admin.register(Post)
 class PostAdmin(ScopedAdmin):
     resource = "post"
+    form = PostForm
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kw: Any
+    ) -> Any:
+        kw["form"] = _form_for(request.user)
+        return super().get_form(request, obj, change, **kw)
+
     list_display = ("user", "role", "org_unit", "scope_code", "active")
     list_filter = ("role", "active")
     search_fields = ("user__username", "scope_code")

@@ -81,3 +81,8 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
 
 def can(user: Any, resource: str, action: str) -> bool:
     return any(allowed(resource, p.role, action) for p in active_posts(user))
+
+
+def covers(user: Any, resource: str, action: str, code: str) -> bool:
+    """Whether ``code`` lies inside a range the user may ``action`` on ``resource``."""
+    return any(code.startswith(p) for p in prefixes_for(user, resource, action))
