@@ -6,6 +6,7 @@ GRIDGOV_DB=sqlite (default) or postgres; see docs/operations.md for every variab
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -25,9 +26,30 @@ def env_bool(name: str, default: bool = False) -> bool:
 DATA_DIR = Path(env("DATA_DIR", str(Path.cwd() / ".var"))).resolve()
 
 DEBUG = env_bool("DEBUG")
-# A development key is derived only when none is configured and DEBUG or tests are on;
-# production refuses to start without one (see core.apps.CoreConfig.ready).
-SECRET_KEY = env("SECRET_KEY") or "insecure-development-key-change-me-" + "0" * 20
+
+
+def _installation_secret() -> str:
+    """GRIDGOV_SECRET_KEY, or a random key made once per installation and kept (mode 600) in
+    the data directory, so no two installations share a key and none is ever in the repo."""
+    if env("SECRET_KEY"):
+        return env("SECRET_KEY")
+    path = DATA_DIR / "secret-key"
+    if not path.exists():
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = DATA_DIR / f".secret-key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)  # atomic: the first process to get here wins
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+SECRET_KEY = _installation_secret()
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o]
 
