@@ -28,28 +28,22 @@ ALL_ACTIONS = (*READ_ACTIONS, "change")
 _READ = frozenset(READ_ACTIONS)
 _ALL = frozenset(ALL_ACTIONS)
 
+# Every staff role reads the map's reference data; only the system administrator changes it.
+_REFERENCE: dict[str, frozenset[str]] = {
+    Role.GRID_WORKER: _READ,
+    Role.GRID_LEADER: _READ,
+    Role.OPERATOR: _READ,
+    Role.CENTRE_LEADER: _READ,
+    Role.DEPT_HANDLER: _READ,
+    Role.MEDIATOR: _READ,
+    Role.LEADER: _READ,
+    Role.SYS_ADMIN: _ALL,
+}
+
 # resource -> role -> allowed actions. Anything absent is refused.
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
-    "region": {
-        Role.GRID_WORKER: _READ,
-        Role.GRID_LEADER: _READ,
-        Role.OPERATOR: _READ,
-        Role.CENTRE_LEADER: _READ,
-        Role.DEPT_HANDLER: _READ,
-        Role.MEDIATOR: _READ,
-        Role.LEADER: _READ,
-        Role.SYS_ADMIN: _ALL,
-    },
-    "grid": {
-        Role.GRID_WORKER: _READ,
-        Role.GRID_LEADER: _READ,
-        Role.OPERATOR: _READ,
-        Role.CENTRE_LEADER: _READ,
-        Role.DEPT_HANDLER: _READ,
-        Role.MEDIATOR: _READ,
-        Role.LEADER: _READ,
-        Role.SYS_ADMIN: _ALL,
-    },
+    "region": _REFERENCE,
+    "grid": _REFERENCE,
     "orgunit": {
         Role.OPERATOR: _READ,
         Role.CENTRE_LEADER: _READ,
