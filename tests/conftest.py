@@ -1,5 +1,6 @@
 """Shared fixtures. The test database is loaded once per run with three counties of the demo
-city: Qiaoxi (130104, the Huiwen stories), its sibling Xinhua (130105) and Zhengding (130123)."""
+city: Qiaoxi (130104, the Huiwen story), its sibling Xinhua (130105), Zhengding (130123, the
+wheat-field fire) and Pingshan (130131, the patrol report)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.test import Client
 
 from gridgov.geo import locator
 
-DEMO_COUNTIES = ["130104", "130105", "130123"]
+DEMO_COUNTIES = ["130104", "130105", "130123", "130131"]
 
 
 @pytest.fixture(scope="session")

@@ -5,17 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import NinjaAPI, Schema
 
 from gridgov.accounts.auth import API_AUTH
 from gridgov.accounts.scope import active_posts
+from gridgov.core.errors import ServiceError
 from gridgov.core.models import Heartbeat
+from gridgov.events.api import public as events_public
+from gridgov.events.api import router as events_router
 from gridgov.regions.api import router as regions_router
 
 api = NinjaAPI(title="gridgov API", version="1", urls_namespace="api")
 api.add_router("/", regions_router)
+api.add_router("/", events_router)
+api.add_router("/public", events_public)
+
+
+@api.exception_handler(ServiceError)
+def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
+    """Services say what is wrong; the answer carries it per field, like validation errors."""
+    return api.create_response(request, {"detail": exc.detail()}, status=exc.status)
 
 
 class PostOut(Schema):

@@ -15,7 +15,8 @@ from django.db import transaction
 
 from gridgov.accounts.models import Post, User
 from gridgov.accounts.roles import Role
-from gridgov.core import audit
+from gridgov.core import audit, workcal
+from gridgov.events.seed import seed_categories
 from gridgov.orgs.models import OrgUnit
 from gridgov.regions import generator
 from gridgov.regions.models import Region
@@ -222,6 +223,8 @@ def load(counties: list[str] | None = None) -> dict[str, int]:
         do_import_grids(file, source="demo generator (synthetic)", synthetic=True)
         grids = len(missing)
     with transaction.atomic():
+        workcal.sync_from_package()
+        seed_categories()
         units = load_org_units()
         load_accounts(demo_password())
         audit.record(

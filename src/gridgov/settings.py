@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "gridgov.regions",
     "gridgov.orgs",
     "gridgov.accounts",
+    "gridgov.events",
 ]
 
 MIDDLEWARE = [
@@ -136,7 +137,8 @@ def _database() -> dict[str, object]:
                 "PRAGMA busy_timeout=20000;"
             ),
         },
-        "TEST": {"NAME": env("SQLITE_TEST_PATH", "")},
+        # A file, not memory: tests then run with WAL and real locking, like production.
+        "TEST": {"NAME": env("SQLITE_TEST_PATH", str(DATA_DIR / "test-gridgov.sqlite3"))},
     }
 
 
@@ -184,6 +186,15 @@ AUDIT_KEY = env("AUDIT_KEY") or SECRET_KEY
 # How often a process re-checks whether grids were redrawn by another process (seconds).
 LOCATOR_STAMP_TTL = float(env("LOCATOR_STAMP_TTL", "5"))
 TICKER_INTERVAL = float(env("TICKER_INTERVAL", "5"))
+# Prefix of human case numbers (SJZ20260903000123); differs by city.
+CASE_PREFIX = env("CASE_PREFIX", "SJZ")
+# Upload limits (shared/reference/security.md)
+UPLOAD_IMAGE_MAX_BYTES = 10 * 2**20
+UPLOAD_IMAGE_MAX_PIXELS = 40_000_000
+UPLOAD_AUDIO_MAX_BYTES = 5 * 2**20
+UPLOAD_AUDIO_MAX_SECONDS = 120
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 2**20
+FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 2**20
 
 LOGGING = {
     "version": 1,

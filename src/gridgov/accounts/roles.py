@@ -55,6 +55,14 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         Role.SYS_ADMIN: _ALL,
         Role.SECURITY_ADMIN: _READ,
     },
+    "event": {
+        Role.GRID_WORKER: _READ,
+        Role.GRID_LEADER: _READ,
+        Role.OPERATOR: _READ,
+        Role.CENTRE_LEADER: _READ,
+        Role.DEPT_HANDLER: _READ,  # narrowed to their unit's events (events.apps)
+        Role.LEADER: _READ,
+    },
     "audit": {
         Role.AUDIT_ADMIN: frozenset({"view", "list", "search", "export", "stats"}),
     },

@@ -8,7 +8,7 @@ Views fetch single objects through the restricted queryset, so a foreign id is a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from django.db import models
@@ -21,6 +21,13 @@ M = TypeVar("M", bound=models.Model)
 # model label -> (resource name in roles.PERMISSIONS, code field or None for unscoped resources,
 #                 longest prefix meaningful for that field)
 _REGISTRY: dict[str, tuple[str, str | None, int]] = {}
+# (resource, role) -> extra condition for a post of that role, e.g. a department handler sees
+# only the events assigned to their own unit, not every event in their jurisdiction.
+_NARROW: dict[tuple[str, str], Callable[[Any], Q]] = {}
+
+
+def narrow(resource: str, role: str, condition: Callable[[Any], Q]) -> None:
+    _NARROW[(resource, role)] = condition
 
 
 def register(model: type[models.Model], resource: str, field: str | None, max_len: int) -> None:
@@ -68,14 +75,19 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
     if entry is None:
         return queryset.none()
     resource, field, max_len = entry
-    prefixes = prefixes_for(user, resource, action, max_len)
-    if not prefixes:
+    posts = [p for p in active_posts(user) if allowed(resource, p.role, action)]
+    if not posts:
         return queryset.none()
     if field is None:
         return queryset
+    plain = [p.scope_code[:max_len] for p in posts if (resource, p.role) not in _NARROW]
     q = Q()
-    for prefix in prefixes:
+    for prefix in collapse(plain):
         q |= code_range(field, prefix)
+    for p in posts:
+        extra = _NARROW.get((resource, p.role))
+        if extra is not None:
+            q |= code_range(field, p.scope_code[:max_len]) & extra(p)
     return queryset.filter(q)
 
 

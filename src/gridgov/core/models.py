@@ -80,3 +80,104 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CalendarDay(models.Model):
+    """A date that differs from the Monday–Friday rule: a holiday or a make-up working day (调休).
+
+    Seeded from the ``chinese-calendar`` package; administrators may add or correct days, and a
+    re-seed never overwrites a day an administrator edited.
+    """
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("holiday")
+        WORKDAY = "workday", _("make-up working day")
+
+    date = models.DateField(_("date"), primary_key=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    source = models.CharField(_("source"), max_length=32, default="chinese-calendar")
+
+    class Meta:
+        verbose_name = _("calendar day")
+        verbose_name_plural = _("working calendar")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()} {self.name}"
+
+
+class WorkSchedule(models.Model):
+    """Office hours of a working day (one row; numbers differ by city, so they are data)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    morning_start = models.TimeField(_("morning starts"), default="08:30")
+    morning_end = models.TimeField(_("morning ends"), default="12:00")
+    afternoon_start = models.TimeField(_("afternoon starts"), default="13:00")
+    afternoon_end = models.TimeField(_("afternoon ends"), default="17:30")
+
+    class Meta:
+        verbose_name = _("office hours")
+        verbose_name_plural = _("office hours")
+
+    def __str__(self) -> str:
+        return (
+            f"{self.morning_start:%H:%M}-{self.morning_end:%H:%M}, "
+            f"{self.afternoon_start:%H:%M}-{self.afternoon_end:%H:%M}"
+        )
+
+
+class Outbox(models.Model):
+    """A message to deliver, written in the same transaction as the change that causes it.
+
+    Delivered at least once by the ticker; receivers deduplicate by ``id``."""
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("in-app")
+        SMS = "sms", _("SMS")
+        WECHAT = "wechat", _("WeChat template message")
+        EXCHANGE = "exchange", _("upper-level platform")
+
+    id = models.UUIDField(primary_key=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    topic = models.CharField(max_length=48)
+    recipient = models.CharField(max_length=80)  # "user:12", "unit:C130104", "phone:…"
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox message")
+        verbose_name_plural = _("outbox")
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="outbox_pending_idx",
+                condition=models.Q(delivered_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.topic} → {self.recipient}"
+
+
+class Notification(models.Model):
+    """In-app notification for a user or every member of a unit; unique per outbox message."""
+
+    outbox_id = models.UUIDField(unique=True)
+    recipient = models.CharField(max_length=80, db_index=True)
+    topic = models.CharField(max_length=48)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.topic} → {self.recipient}"

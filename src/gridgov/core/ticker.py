@@ -97,3 +97,10 @@ def run_forever(interval: float, max_ticks: int | None = None) -> None:
         tick()
         ticks += 1
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+@job("outbox")
+def deliver_outbox(now: datetime) -> int:
+    from .outbox import deliver_due
+
+    return deliver_due(now)

@@ -34,6 +34,9 @@ class OrgUnit(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
+    # What a department does, shared by its city unit and county branches ("城市管理局");
+    # categories name it and routing matches it within the event's jurisdiction.
+    function = models.CharField(_("function"), max_length=64, blank=True, db_index=True)
     phone = models.CharField(_("duty phone"), max_length=32, blank=True)
     active = models.BooleanField(_("active"), default=True)
 

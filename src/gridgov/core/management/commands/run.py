@@ -29,6 +29,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
+        call_command("calendar", "sync", stdout=self.stdout)
         if opts["demo"]:
             call_command("demo", stdout=self.stdout)
         children = self._start(opts)

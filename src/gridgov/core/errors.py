@@ -1,0 +1,42 @@
+"""Errors services raise; the API turns them into 4xx answers with field-level messages."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def detail(self) -> list[dict[str, object]]:
+        loc: list[str] = ["body", self.field] if self.field else ["body"]
+        return [{"loc": loc, "msg": self.message, "type": type(self).__name__}]
+
+
+class Invalid(ServiceError):
+    status = 422
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+    def detail(self) -> list[dict[str, object]]:
+        return [{"loc": ["body", k], "msg": v, "type": "invalid"} for k, v in self.errors.items()]
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+    def __init__(self, message: str = "Not Found") -> None:
+        super().__init__(message)

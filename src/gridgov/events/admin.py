@@ -1,0 +1,84 @@
+from django.contrib import admin
+
+from gridgov.accounts.scope import can
+from gridgov.core.admin_base import ScopedAdmin
+
+from .models import Category, Event, IntakeConfig, TimeLimit
+
+
+class ReferenceAdmin(admin.ModelAdmin):
+    """Taxonomy and limits are city-wide data kept by the system administrator."""
+
+    def has_module_permission(self, request: object) -> bool:
+        return can(getattr(request, "user", None), "grid", "change")
+
+    def has_view_permission(self, request: object, obj: object = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: object) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+class TimeLimitInline(admin.TabularInline):
+    model = TimeLimit
+    extra = 0
+
+    def has_view_permission(self, request: object, obj: object = None) -> bool:
+        return can(getattr(request, "user", None), "grid", "change")
+
+    has_change_permission = has_view_permission
+    has_add_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+
+@admin.register(Category)
+class CategoryAdmin(ReferenceAdmin):
+    list_display = (
+        "code",
+        "name",
+        "handler_kind",
+        "department_name",
+        "public",
+        "sensitive",
+        "active",
+    )
+    list_filter = ("handler_kind", "public", "sensitive", "active")
+    search_fields = ("code", "name", "department_name")
+    inlines = [TimeLimitInline]
+
+
+@admin.register(TimeLimit)
+class TimeLimitAdmin(ReferenceAdmin):
+    list_display = ("category", "step", "urgency", "area_type", "amount", "unit", "warn_at_share")
+    list_filter = ("step", "urgency", "area_type", "unit")
+
+
+@admin.register(IntakeConfig)
+class IntakeConfigAdmin(ReferenceAdmin):
+    list_display = ("county", "urgent_to_county")
+
+
+@admin.register(Event)
+class EventAdmin(ScopedAdmin):
+    """Read-only: events change only through the workflow actions."""
+
+    resource = "event"
+    list_display = ("code", "title", "state", "grid_code", "urgency", "supervision", "due_at")
+    list_filter = ("state", "urgency", "supervision", "channel")
+    search_fields = ("code", "title")
+    show_full_result_count = False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False

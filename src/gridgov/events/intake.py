@@ -1,0 +1,270 @@
+"""The one intake service every channel calls: web, WeChat, Open311, the grid worker app and
+operator phone entry. Idempotent on the client's id; the answer is sent only after commit."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from gridgov.accounts.scope import active_posts
+from gridgov.core import audit
+from gridgov.core.errors import Conflict, Forbidden, Invalid
+from gridgov.geo.crs import CRS
+from gridgov.geo.geometry import metres_per_degree
+
+from . import routing, sla
+from .models import Attachment, CaseCounter, Category, Event, TimelineEntry
+from .workflow import FIELD, OPEN, State
+
+DUPLICATE_RADIUS_M = 50.0
+DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Report:
+    channel: str
+    title: str
+    description: str
+    lon: float
+    lat: float
+    crs: str = CRS.WGS84
+    address: str = ""
+    category: str | None = None
+    urgency: str = "normal"
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    reporter_openid: str = ""
+    attachments: list[str] = field(default_factory=list)
+    resolved_on_spot: bool = False
+    note: str = ""
+
+    def fingerprint(self) -> str:
+        body = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def reporter_secret(event: Event) -> str:
+    """A receipt secret for the reporter (to follow or withdraw the report); derived, not stored,
+    so a replayed request gets the same answer."""
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"reporter:{event.pk}".encode(), "sha256")
+    return mac.hexdigest()[:24]
+
+
+def validate(report: Report) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if report.channel not in Event.Channel.values:
+        errors["channel"] = f"one of {', '.join(Event.Channel.values)}"
+    if not 1 <= len(report.title.strip()) <= 100:
+        errors["title"] = "1 to 100 characters"
+    if not 1 <= len(report.description.strip()) <= 4000:
+        errors["description"] = "1 to 4000 characters"
+    if not (math.isfinite(report.lon) and -180 <= report.lon <= 180):
+        errors["lon"] = "a longitude in degrees"
+    if not (math.isfinite(report.lat) and -90 <= report.lat <= 90):
+        errors["lat"] = "a latitude in degrees"
+    if report.crs not in CRS.__members__.values():
+        errors["crs"] = "wgs84, gcj02 or bd09"
+    if report.urgency not in Event.Urgency.values:
+        errors["urgency"] = "normal or urgent"
+    if len(report.address) > 200:
+        errors["address"] = "at most 200 characters"
+    if report.reporter_phone and not report.reporter_phone.replace("-", "").isdigit():
+        errors["reporter_phone"] = "digits only"
+    if len(report.attachments) > 9:
+        errors["attachments"] = "at most 9 attachments"
+    return errors
+
+
+def do_intake(report: Report, client_id: str, actor: Any = None) -> tuple[Event, bool]:
+    """Register a report; returns (event, created). A replay returns the same event; the same
+    client id with a different body is a conflict. Raises Invalid with field messages."""
+    client_id = (client_id or "").strip()
+    if not 8 <= len(client_id) <= 80:
+        raise Invalid({"client_id": "8 to 80 characters (a UUID is ideal)"})
+    fingerprint = report.fingerprint()
+    existing = Event.objects.filter(client_id=client_id).first()
+    if existing is not None:
+        return _replay(existing, fingerprint), False
+    errors = validate(report)
+    if errors:
+        raise Invalid(errors)
+    try:
+        with transaction.atomic():
+            return _create(report, client_id, fingerprint, actor), True
+    except IntegrityError:
+        existing = Event.objects.filter(client_id=client_id).first()
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint), False
+
+
+def _replay(event: Event, fingerprint: str) -> Event:
+    if event.request_hash != fingerprint:
+        raise Conflict("this client id was used for a different report", "client_id")
+    return event
+
+
+def _category(report: Report) -> Category | None:
+    if not report.category:
+        return None
+    cat = Category.objects.filter(code=report.category, active=True, parent__isnull=False).first()
+    if cat is None:
+        raise Invalid({"category": f"unknown category {report.category!r}"})
+    return cat
+
+
+def _next_code(now: Any) -> str:
+    day = timezone.localtime(now).strftime("%Y%m%d")
+    CaseCounter.objects.get_or_create(day=day)
+    CaseCounter.objects.filter(day=day).update(last=F("last") + 1)
+    n = CaseCounter.objects.get(day=day).last
+    return f"{settings.CASE_PREFIX}{day}{n:06d}"
+
+
+def _create(report: Report, client_id: str, fingerprint: str, actor: Any) -> Event:
+    category = _category(report)
+    try:
+        route = routing.route(report.lon, report.lat, report.crs, report.urgency == "urgent")
+    except routing.RoutingError as exc:
+        raise Invalid({exc.field: str(exc)}) from None
+    now = timezone.now()
+    loc = route.location
+    event = Event(
+        code=_next_code(now),
+        channel=report.channel,
+        client_id=client_id,
+        request_hash=fingerprint,
+        reporter_name=report.reporter_name,
+        reporter_phone=report.reporter_phone,
+        reporter_openid=report.reporter_openid,
+        reported_by=actor if getattr(actor, "pk", None) else None,
+        title=report.title.strip(),
+        description=report.description.strip(),
+        address=report.address,
+        lon=loc.lon,
+        lat=loc.lat,
+        orig_lon=report.lon,
+        orig_lat=report.lat,
+        orig_crs=report.crs,
+        location_uncertain=not loc.inside,
+        grid_code=route.grid_code,
+        county_code=route.grid_code[:6],
+        category=category,
+        urgency=report.urgency,
+        area_type=route.village.area_type,
+        state=State.REPORTED,
+        handling_level=route.handling_level,
+        receiving_centre=route.receiving_centre,
+        reported_at=now,
+        is_public=bool(category and category.public and not category.sensitive),
+    )
+    if report.resolved_on_spot:
+        _self_resolved(event, report, actor, now)
+    sla.start_step(event, event.state, now)
+    event.duplicate_candidates = duplicate_candidates(event)
+    event.save(force_insert=True)
+    TimelineEntry.objects.create(
+        event=event,
+        seq=1,
+        at=now,
+        actor=event.reported_by,
+        actor_label=str(actor or report.channel),
+        action="self_resolve" if report.resolved_on_spot else "report",
+        to_state=event.state,
+        note=report.note,
+        data={
+            "channel": report.channel,
+            "grid": event.grid_code,
+            "inside": loc.inside,
+            "distance_m": round(loc.distance_m, 1),
+        },
+    )
+    _claim_attachments(event, report.attachments, actor)
+    _announce(event, route)
+    audit.record(
+        "event.report",
+        actor=actor,
+        obj=event,
+        detail={"channel": report.channel, "grid": event.grid_code},
+    )
+    return event
+
+
+def _self_resolved(event: Event, report: Report, actor: Any, now: Any) -> None:
+    """自报自结: a grid worker fixed it on the spot; it enters at awaiting check."""
+    posts = [
+        p
+        for p in active_posts(actor)
+        if p.role in FIELD and event.grid_code.startswith(p.scope_code)
+    ]
+    if not posts:
+        raise Forbidden("only a grid worker of this grid may report a fix on the spot")
+    if event.category is None:
+        raise Invalid({"category": "a fix on the spot needs its category"})
+    if len(report.attachments) < 2:
+        raise Invalid({"attachments": "before and after photos are required"})
+    event.state = State.AWAITING_CHECK
+    event.resolved_on_spot = True
+    event.handler = actor
+    event.assignee_kind, event.assignee_grid = "grid", event.grid_code
+    event.registered_at = event.dispatched_at = event.signed_at = event.result_at = now
+    event.closed_on_time = True
+
+
+def _claim_attachments(event: Event, ids: list[str], actor: Any) -> None:
+    if not ids:
+        return
+    unique = list(dict.fromkeys(ids))
+    found = Attachment.objects.filter(pk__in=unique, event__isnull=True)
+    if found.count() != len(unique):
+        raise Invalid({"attachments": "unknown or already used attachment ids"})
+    found.update(event=event)
+
+
+def _announce(event: Event, route: routing.Route) -> None:
+    key = f"{event.pk}:1"
+    sla.notify(event, "event.new", f"unit:{route.receiving_centre.code}", key=f"{key}:centre")
+    if route.notify_township:
+        sla.notify(
+            event,
+            "event.new_urgent_at_county",
+            f"unit:{route.township_centre.code}",
+            key=f"{key}:township",
+        )
+
+
+def duplicate_candidates(event: Event) -> list[str]:
+    """Open reports of the same category within 50 m and 24 h, for the operator to merge."""
+    if event.category_id is None:
+        return []
+    mx, my = metres_per_degree(event.lat)
+    dlon, dlat = DUPLICATE_RADIUS_M / mx, DUPLICATE_RADIUS_M / my
+    since = event.reported_at - DUPLICATE_WINDOW
+    near = (
+        Event.objects.filter(
+            category_id=event.category_id,
+            reported_at__gte=since,
+            lat__range=(event.lat - dlat, event.lat + dlat),
+            lon__range=(event.lon - dlon, event.lon + dlon),
+            state__in=[s.value for s in OPEN],
+        )
+        .exclude(pk=event.pk)
+        .values_list("code", "lon", "lat")[:20]
+    )
+    from gridgov.geo.crs import distance_m
+
+    return [
+        code
+        for code, lon, lat in near
+        if distance_m(lon, lat, event.lon, event.lat) <= DUPLICATE_RADIUS_M
+    ]

@@ -1,0 +1,148 @@
+"""Step clocks: limits looked up as data, deadlines on the working calendar, and the ticker jobs
+that turn supervision yellow before a step runs out and red (with escalation) when it has.
+
+The ticker reads due events through the partial index on ``alarm_at`` and flips each with a
+compare-and-set on ``version``, so two tickers never act twice and a restart loses nothing:
+deadlines live only in the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from django.db import transaction
+from django.db.models import Q
+
+from gridgov.core import outbox
+from gridgov.core.ticker import job
+from gridgov.core.workcal import calendar
+
+from .models import Event, TimeLimit
+from .workflow import CLOCKED, STEP_OF_STATE, State, next_level
+
+BATCH = 500
+
+
+def find_limit(step: str, category_id: int | None, urgency: str, area_type: str) -> TimeLimit:
+    """The most specific limit; urgent falls back to normal when no urgent row exists."""
+    urgencies = [urgency] if urgency == "normal" else [urgency, "normal"]
+    rows = list(
+        TimeLimit.objects.filter(step=step, urgency__in=urgencies)
+        .filter(Q(category_id=category_id) | Q(category__isnull=True))
+        .filter(Q(area_type=area_type) | Q(area_type=""))
+    )
+
+    def rank(r: TimeLimit) -> tuple[int, int, int]:
+        return (urgencies.index(r.urgency), r.category_id is None, r.area_type == "")
+
+    if not rows:
+        raise LookupError(f"no time limit for step {step} ({urgency}); seed the categories")
+    return min(rows, key=rank)
+
+
+def start_step(event: Event, state: State | str, now: datetime) -> None:
+    """Set the event's step clock for the state it is entering (in memory; caller saves)."""
+    step = STEP_OF_STATE.get(State(state))
+    if step is None or State(state) not in CLOCKED | {State.CLOSED}:
+        _clear(event)
+        return
+    limit = find_limit(step, event.category_id, event.urgency, event.area_type)
+    _set_clock(event, step, now, float(limit.amount), limit.unit, float(limit.warn_at_share))
+
+
+def _set_clock(
+    event: Event, step: str, now: datetime, amount: float, unit: str, share: float
+) -> None:
+    cal = calendar()
+    event.step, event.step_started_at, event.step_unit = step, now, unit
+    event.due_at = cal.add(now, amount, unit)
+    event.warn_at = cal.add(now, amount * share, unit)
+    event.alarm_at = event.warn_at
+    event.paused_remaining = None
+    event.supervision = ""
+
+
+def _clear(event: Event) -> None:
+    event.step, event.step_started_at, event.step_unit = "", None, ""
+    event.due_at = event.warn_at = event.alarm_at = None
+
+
+def extend(event: Event, amount: Decimal | float, unit: str) -> None:
+    """Move the current deadline later by an approved extension."""
+    assert event.due_at is not None
+    event.due_at = calendar().add(event.due_at, float(amount), unit)
+    event.warn_at = None  # the warning was about the old deadline
+    event.alarm_at = event.due_at
+    event.supervision = ""
+
+
+def pause(event: Event, now: datetime) -> None:
+    """Suspension stops the clock: keep what was left of the step, in its own unit."""
+    assert event.due_at is not None
+    event.paused_remaining = calendar().elapsed(now, event.due_at, event.step_unit)
+    event.due_at = event.warn_at = event.alarm_at = None
+
+
+def resume(event: Event, now: datetime) -> None:
+    remaining = max(event.paused_remaining or 0.0, 0.0)
+    cal = calendar()
+    event.due_at = cal.add(now, remaining, event.step_unit)
+    event.warn_at = event.due_at
+    event.alarm_at = event.due_at
+    event.paused_remaining = None
+
+
+def due_ids(now: datetime, limit: int = BATCH) -> list[tuple[UUID, int]]:
+    return list(
+        Event.objects.filter(alarm_at__lte=now)
+        .order_by("alarm_at")
+        .values_list("id", "version")[:limit]
+    )
+
+
+@job("sla")
+def tick_deadlines(now: datetime) -> int:
+    """Warn (yellow) or escalate (red) every event whose alarm has rung."""
+    from .services import escalate_overdue, warn_at_risk
+
+    done = 0
+    for event_id, version in due_ids(now):
+        with transaction.atomic():
+            event = Event.objects.filter(pk=event_id, version=version).first()
+            if event is None or event.alarm_at is None or event.alarm_at > now:
+                continue  # another ticker or an action got there first
+            if event.due_at is not None and event.due_at <= now:
+                done += escalate_overdue(event, now)
+            else:
+                done += warn_at_risk(event, now)
+    return done
+
+
+def next_alarm_after_overdue(event: Event, now: datetime) -> datetime | None:
+    """After a step runs out, remind again every hour of the step's unit while it stays open."""
+    if State(event.state) not in CLOCKED:
+        return None
+    return now + timedelta(hours=1)
+
+
+def escalation_level(event: Event) -> str | None:
+    return next_level(event.handling_level)
+
+
+def notify(
+    event: Event,
+    topic: str,
+    recipient: str,
+    extra: dict[str, object] | None = None,
+    key: str | None = None,
+) -> None:
+    payload = {
+        "event": str(event.pk),
+        "code": event.code,
+        "title": event.title,
+        "state": event.state,
+        **(extra or {}),
+    }
+    outbox.enqueue(topic, recipient, payload, key=key)
