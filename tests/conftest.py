@@ -11,29 +11,50 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from gridgov.core import refcache
 from gridgov.geo import locator
+
+
+def pytest_configure(config: Any) -> None:
+    from django.conf import settings
+
+    # Password hashing is deliberately slow; tests log in by force_login or need no strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 DEMO_COUNTIES = ["130104", "130105", "130123", "130131"]
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> None:
+def django_db_setup(
+    django_test_environment: Any, django_db_blocker: Any, tmp_path_factory: Any
+) -> Iterator[None]:
+    """Always create the test database (pytest-django would skip it when no collected test is
+    marked django_db, and the committed-data tests would then touch the real database)."""
     from django.conf import settings
+    from django.test.utils import setup_databases, teardown_databases
 
     from gridgov import demo
 
     settings.DATA_DIR = tmp_path_factory.mktemp("data-setup")
     with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         demo.load(DEMO_COUNTIES)
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=0)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.DATA_DIR = tmp_path
     settings.LOCATOR_STAMP_TTL = 0
+    settings.REFERENCE_CACHE_SECONDS = 0
     locator.invalidate()
+    refcache.clear()
     yield
     locator.invalidate()
+    refcache.clear()
 
 
 def login(username: str) -> Client:

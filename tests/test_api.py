@@ -57,3 +57,21 @@ def test_exports_are_audited() -> None:
 def test_every_page_has_a_content_security_policy() -> None:
     for url in ["/", "/api/v1/health", "/admin/login/"]:
         assert "default-src 'self'" in Client().get(url)["Content-Security-Policy"]
+
+
+def test_token_clients_need_no_csrf_but_browser_sessions_do() -> None:
+    import uuid
+
+    from .helpers import point_in
+
+    user = user_with_post("operator", "130104")
+    _, raw = ApiToken.issue(user, "app")
+    lon, lat = point_in("130104008019008")
+    body = {"client_id": str(uuid.uuid4()), "channel": "app", "title": "t", "description": "d",
+            "lon": lon, "lat": lat}
+    app = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert app.post("/api/v1/events", body, content_type="application/json").status_code == 201
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    body["client_id"] = str(uuid.uuid4())
+    assert browser.post("/api/v1/events", body, content_type="application/json").status_code == 403

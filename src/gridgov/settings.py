@@ -138,7 +138,9 @@ def _database() -> dict[str, object]:
             ),
         },
         # A file, not memory: tests then run with WAL and real locking, like production.
-        "TEST": {"NAME": env("SQLITE_TEST_PATH", str(DATA_DIR / "test-gridgov.sqlite3"))},
+        "TEST": {
+            "NAME": env("SQLITE_TEST_PATH", str(DATA_DIR / f"test-gridgov-{os.getpid()}.sqlite3"))
+        },
     }
 
 
@@ -186,6 +188,8 @@ AUDIT_KEY = env("AUDIT_KEY") or SECRET_KEY
 # How often a process re-checks whether grids were redrawn by another process (seconds).
 LOCATOR_STAMP_TTL = float(env("LOCATOR_STAMP_TTL", "5"))
 TICKER_INTERVAL = float(env("TICKER_INTERVAL", "5"))
+# How long a process may reuse centres, categories and time limits it has read (seconds).
+REFERENCE_CACHE_SECONDS = float(env("REFERENCE_CACHE_SECONDS", "30"))
 # Prefix of human case numbers (SJZ20260903000123); differs by city.
 CASE_PREFIX = env("CASE_PREFIX", "SJZ")
 # Upload limits (shared/reference/security.md)

@@ -24,4 +24,14 @@ class TokenAuth(HttpBearer):
         return found.user
 
 
-API_AUTH = [SessionAuth(), TokenAuth()]
+class PageSession(SessionAuth):
+    """The browser's session, CSRF-checked; requests without the session cookie (the app and
+    integrations, using bearer tokens) are not CSRF-checked for a cookie they do not send."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
+
+API_AUTH = [TokenAuth(), PageSession()]

@@ -33,10 +33,10 @@ else:
 class ReportIn(Schema):
     client_id: str | None = Field(None, description="or the Idempotency-Key header")
     channel: Literal["web", "wechat", "open311", "app", "phone"]
-    title: str = Field(..., max_length=100)
-    description: str = Field(..., max_length=4000)
-    lon: float
-    lat: float
+    title: str = Field(..., min_length=1, max_length=100)
+    description: str = Field(..., min_length=1, max_length=4000)
+    lon: float = Field(..., ge=-180, le=180)
+    lat: float = Field(..., ge=-90, le=90)
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     address: str = Field("", max_length=200)
     category: str | None = Field(None, max_length=8)

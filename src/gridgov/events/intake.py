@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit
+from gridgov.core import audit, refcache
 from gridgov.core.errors import Conflict, Forbidden, Invalid
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import metres_per_degree
@@ -98,9 +98,10 @@ def do_intake(report: Report, client_id: str, actor: Any = None) -> tuple[Event,
     errors = validate(report)
     if errors:
         raise Invalid(errors)
+    event, route = _prepare(report, client_id, fingerprint, actor)  # reads, outside the lock
     try:
         with transaction.atomic():
-            return _create(report, client_id, fingerprint, actor), True
+            return _create(event, route, report, actor), True
     except IntegrityError:
         existing = Event.objects.filter(client_id=client_id).first()
         if existing is None:
@@ -117,7 +118,11 @@ def _replay(event: Event, fingerprint: str) -> Event:
 def _category(report: Report) -> Category | None:
     if not report.category:
         return None
-    cat = Category.objects.filter(code=report.category, active=True, parent__isnull=False).first()
+    code = report.category
+    cat = refcache.cached(
+        ("category", code),
+        lambda: Category.objects.filter(code=code, active=True, parent__isnull=False).first(),
+    )
     if cat is None:
         raise Invalid({"category": f"unknown category {report.category!r}"})
     return cat
@@ -131,7 +136,10 @@ def _next_code(now: Any) -> str:
     return f"{settings.CASE_PREFIX}{day}{n:06d}"
 
 
-def _create(report: Report, client_id: str, fingerprint: str, actor: Any) -> Event:
+def _prepare(
+    report: Report, client_id: str, fingerprint: str, actor: Any
+) -> tuple[Event, routing.Route]:
+    """Everything intake can work out by reading: route, category, clock, duplicates."""
     category = _category(report)
     try:
         route = routing.route(report.lon, report.lat, report.crs, report.urgency == "urgent")
@@ -140,7 +148,6 @@ def _create(report: Report, client_id: str, fingerprint: str, actor: Any) -> Eve
     now = timezone.now()
     loc = route.location
     event = Event(
-        code=_next_code(now),
         channel=report.channel,
         client_id=client_id,
         request_hash=fingerprint,
@@ -172,6 +179,14 @@ def _create(report: Report, client_id: str, fingerprint: str, actor: Any) -> Eve
         _self_resolved(event, report, actor, now)
     sla.start_step(event, event.state, now)
     event.duplicate_candidates = duplicate_candidates(event)
+    return event, route
+
+
+def _create(event: Event, route: routing.Route, report: Report, actor: Any) -> Event:
+    """The writes, in one short transaction."""
+    now = event.reported_at
+    loc = route.location
+    event.code = _next_code(now)
     event.save(force_insert=True)
     TimelineEntry.objects.create(
         event=event,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gridgov.core import refcache
 from gridgov.geo.crs import CRS
 from gridgov.geo.locator import Location, get_locator
 from gridgov.orgs.models import OrgUnit
@@ -48,20 +49,27 @@ def locate(lon: float, lat: float, crs: CRS | str) -> Location:
 
 
 def _centre(region_code: str) -> OrgUnit | None:
-    return OrgUnit.objects.filter(
-        kind=OrgUnit.Kind.CENTRE, region_id=region_code, active=True
-    ).first()
+    return refcache.cached(
+        ("centre", region_code),
+        lambda: OrgUnit.objects.filter(
+            kind=OrgUnit.Kind.CENTRE, region_id=region_code, active=True
+        ).first(),
+    )
 
 
 def route(lon: float, lat: float, crs: CRS | str, urgent: bool) -> Route:
     hit = locate(lon, lat, crs)
-    village = Region.objects.select_related("parent").get(code=hit.code[:12])
+    village = refcache.cached(
+        ("village", hit.code[:12]), lambda: Region.objects.get(code=hit.code[:12])
+    )
     township_code, county_code = hit.code[:9], hit.code[:6]
     township_centre = _centre(township_code)
     if township_centre is None:
         raise RoutingError("location", f"no governance centre serves township {township_code}")
     county_centre = _centre(county_code)
-    config = IntakeConfig.objects.filter(county_id=county_code).first()
+    config = refcache.cached(
+        ("intake", county_code), lambda: IntakeConfig.objects.filter(county_id=county_code).first()
+    )
     to_county = urgent and county_centre is not None and (config is None or config.urgent_to_county)
     return Route(
         location=hit,

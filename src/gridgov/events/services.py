@@ -31,6 +31,8 @@ from .models import Approval, Attachment, Category, Event, TimelineEntry
 from .workflow import CLOCKED, FIELD, OPS, Rule, State, Who, next_level, rule
 
 LEVEL_CODE_LENGTH = {"township": 9, "county": 6, "city": 4}
+# Suspension pauses the handling clock and resuming continues it: no new step starts.
+KEEPS_CLOCK = frozenset({"approve_suspension", "resume"})
 SYSTEM = "system"
 
 
@@ -187,7 +189,7 @@ def act(event_id: Any, action: str, user: Any, inp: Input | None = None) -> Even
         HANDLERS[action](ctx)
         if r.target is not None and r.target != event.state:
             event.state = r.target
-            if action != "resume":
+            if action not in KEEPS_CLOCK:
                 sla.start_step(event, r.target, ctx.now)
         _cas_write(event, before, ctx.now)
         entry = timeline(
@@ -217,9 +219,7 @@ def event_key(event_id: Any) -> dict[str, Any]:
 
 
 def _load(event_id: Any, user: Any) -> Event:
-    qs = restrict(Event.objects.all(), user, "view").select_related(
-        "receiving_centre", "assignee_unit", "category"
-    )
+    qs = restrict(Event.objects.all(), user, "view").select_related("receiving_centre")
     event = qs.filter(**event_key(event_id)).first()
     if event is None:
         raise NotFound()

@@ -8,25 +8,34 @@ deadlines live only in the database.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Q
 
-from gridgov.core import outbox
+from gridgov.core import outbox, refcache
 from gridgov.core.ticker import job
 from gridgov.core.workcal import calendar
 
 from .models import Event, TimeLimit
-from .workflow import CLOCKED, STEP_OF_STATE, State, next_level
+from .workflow import CLOCKED, STEP_OF_STATE, State
 
 BATCH = 500
+COMMIT_EVERY = 50
+MAX_PER_TICK = 20_000  # a tick stops after this many, so one pass never runs unbounded
 
 
 def find_limit(step: str, category_id: int | None, urgency: str, area_type: str) -> TimeLimit:
     """The most specific limit; urgent falls back to normal when no urgent row exists."""
+    return refcache.cached(
+        ("limit", step, category_id, urgency, area_type),
+        lambda: _find_limit(step, category_id, urgency, area_type),
+    )
+
+
+def _find_limit(step: str, category_id: int | None, urgency: str, area_type: str) -> TimeLimit:
     urgencies = [urgency] if urgency == "normal" else [urgency, "normal"]
     rows = list(
         TimeLimit.objects.filter(step=step, urgency__in=urgencies)
@@ -105,30 +114,30 @@ def due_ids(now: datetime, limit: int = BATCH) -> list[tuple[UUID, int]]:
 @job("sla")
 def tick_deadlines(now: datetime) -> int:
     """Warn (yellow) or escalate (red) every event whose alarm has rung."""
-    from .services import escalate_overdue, warn_at_risk
-
-    done = 0
-    for event_id, version in due_ids(now):
-        with transaction.atomic():
-            event = Event.objects.filter(pk=event_id, version=version).first()
-            if event is None or event.alarm_at is None or event.alarm_at > now:
-                continue  # another ticker or an action got there first
-            if event.due_at is not None and event.due_at <= now:
-                done += escalate_overdue(event, now)
-            else:
-                done += warn_at_risk(event, now)
+    done = seen = 0
+    while seen < MAX_PER_TICK:
+        batch = due_ids(now)
+        progress = done
+        for start in range(0, len(batch), COMMIT_EVERY):
+            with transaction.atomic():  # one durable commit per chunk, a savepoint per event
+                for event_id, version in batch[start : start + COMMIT_EVERY]:
+                    done += _ring(event_id, version, now)
+        seen += len(batch)
+        if len(batch) < BATCH or done == progress:
+            break  # nothing more is due, or what is left could not be flipped this tick
     return done
 
 
-def next_alarm_after_overdue(event: Event, now: datetime) -> datetime | None:
-    """After a step runs out, remind again every hour of the step's unit while it stays open."""
-    if State(event.state) not in CLOCKED:
-        return None
-    return now + timedelta(hours=1)
+def _ring(event_id: UUID, version: int, now: datetime) -> int:
+    from .services import escalate_overdue, warn_at_risk
 
-
-def escalation_level(event: Event) -> str | None:
-    return next_level(event.handling_level)
+    with transaction.atomic():
+        event = Event.objects.filter(pk=event_id, version=version).first()
+        if event is None or event.alarm_at is None or event.alarm_at > now:
+            return 0  # another ticker or an action got there first
+        if event.due_at is not None and event.due_at <= now:
+            return escalate_overdue(event, now)
+        return warn_at_risk(event, now)
 
 
 def notify(

@@ -12,10 +12,28 @@ class Command(BaseCommand):
         loc.add_argument("--samples", type=int, default=20000)
         loc.add_argument("--seconds", type=float, default=3.0, help="time budget per method")
         loc.add_argument("--no-web", action="store_true", help="skip the web-process RSS check")
+        intake = sub.add_parser("intake", help="reports/s over HTTP vs raw durable inserts/s")
+        intake.add_argument("--clients", type=int, default=16)
+        intake.add_argument("--reports", type=int, default=2000)
+        intake.add_argument("--workers", type=int, default=2)
+        intake.add_argument("--threads", type=int, default=4)
+        tick = sub.add_parser("ticker", help="one tick with many open events and some due")
+        tick.add_argument("--open", type=int, default=1_000_000)
+        tick.add_argument("--due", type=int, default=1000)
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        from gridgov.geo import bench
+        out = self.stdout.write
+        if opts["which"] == "locate":
+            from gridgov.geo import bench
 
-        bench.run(self.stdout.write, opts["samples"], opts["seconds"])
-        if not opts["no_web"]:
-            bench.web_rss(self.stdout.write)
+            bench.run(out, opts["samples"], opts["seconds"])
+            if not opts["no_web"]:
+                bench.web_rss(out)
+        elif opts["which"] == "intake":
+            from gridgov.events.bench import bench_intake
+
+            bench_intake(out, opts["clients"], opts["reports"], opts["workers"], opts["threads"])
+        else:
+            from gridgov.events.bench import bench_ticker
+
+            bench_ticker(out, opts["open"], opts["due"])

@@ -1,0 +1,163 @@
+"""A hypothesis state machine over every action, by every kind of actor, from inside and outside
+the event's region. Whatever happens, the event and its timeline must stay consistent."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from gridgov.accounts.models import User
+from gridgov.core.errors import ServiceError
+from gridgov.events import services
+from gridgov.events.intake import Report, do_intake
+from gridgov.events.models import Approval, Event
+from gridgov.events.services import Input
+from gridgov.events.workflow import RULES, TERMINAL, State
+
+from .eventbuilder import GRID8
+from .factories import user_with_post
+from .helpers import point_in
+
+EXAMPLES = int(os.environ.get("GRIDGOV_STATE_MACHINE_EXAMPLES", "2000"))
+ACTIONS = sorted(a for a in RULES if a != "cancel")
+# Every relation to Huiwen grid 8: its worker and leader, the street, district and city
+# centres, a department, a mediator, and operators of a sibling street and another district.
+ACTOR_NAMES = [
+    "huiwen_gw8",
+    "huiwen_leader",
+    "hongqi_operator",
+    "hongqi_leader",
+    "qiaoxi_operator",
+    "qiaoxi_leader",
+    "city_operator",
+    "city_dept_cg",
+    "hongqi_mediator",
+    "sibling_operator",
+    "xinhua_operator",
+    "grid7_worker",
+]
+
+
+def _actors() -> dict[str, User]:
+    users = {u.username: u for u in User.objects.filter(username__in=ACTOR_NAMES)}
+    extra = {
+        "sibling_operator": ("operator", "130104001"),
+        "xinhua_operator": ("operator", "130105"),
+        "grid7_worker": ("grid_worker", "130104008019007"),
+    }
+    for name, (role, scope) in extra.items():
+        if name not in users:
+            users[name] = user_with_post(role, scope, username=name)
+    return users
+
+
+inputs = st.fixed_dictionaries(
+    {},
+    optional={
+        "reason": st.sampled_from(["理由", ""]),
+        "note": st.sampled_from(["已处置", ""]),
+        "category": st.sampled_from(["0202", "0101", "1201", "9999"]),
+        "urgency": st.sampled_from(["normal", "urgent"]),
+        "target_grid": st.sampled_from([GRID8, "130104008019007", "130105001001001"]),
+        "target_unit": st.sampled_from(["D1301-01", "C130104008", "C130105"]),
+        "amount": st.sampled_from([1, 2]),
+        "unit": st.sampled_from(["h", "wh", "wd"]),
+        "satisfaction": st.integers(1, 5),
+        "level": st.sampled_from(["yellow", "red"]),
+    },
+)
+
+
+class ClosedLoop(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.actors = ACTORS
+        lon, lat = point_in(GRID8)
+        report = Report(
+            channel="web",
+            title="状态机",
+            description="随机动作序列",
+            lon=lon,
+            lat=lat,
+            category="0202",
+        )
+        self.event, _ = do_intake(report, str(uuid.uuid4()))
+        self.parent = PARENT[0]
+
+    @rule(action=st.sampled_from(ACTIONS), actor=st.sampled_from(ACTOR_NAMES), given=inputs)
+    def take(self, action: str, actor: str, given: dict[str, Any]) -> None:
+        before = Event.objects.get(pk=self.event.pk)
+        if action == "merge":
+            given = {**given, "parent": self.parent.code}
+        try:
+            after = services.act(self.event.pk, action, self.actors[actor], Input(**given))
+        except ServiceError:
+            assert (
+                Event.objects.get(pk=self.event.pk).version == before.version
+            )  # nothing half-done
+            return
+        r = RULES[action]
+        assert State(before.state) in r.sources, f"{action} succeeded from {before.state}"
+        assert after.state == (r.target or before.state)
+        assert after.version == before.version + 1
+
+    @invariant()
+    def consistent(self) -> None:
+        e = Event.objects.get(pk=self.event.pk)
+        entries = list(e.timeline.order_by("seq"))
+        # one state at a time, and every change has exactly its timeline row
+        assert e.state in {s.value for s in State}
+        assert [t.seq for t in entries] == list(range(1, e.version + 1))
+        assert entries[-1].to_state == e.state
+        for t in entries[1:]:
+            r = RULES[t.action]
+            assert State(t.from_state) in r.sources
+            assert t.to_state == (r.target or t.from_state)
+        # counters agree with the history
+        actions = [t.action for t in entries]
+        assert e.rework_count == actions.count("verify_fail") + actions.count("reopen")
+        assert e.return_count == actions.count("return")
+        assert e.extension_count == actions.count("approve_extension")
+        # closed only after verification by someone other than the handler
+        if e.state in (State.CLOSED, State.ARCHIVED):
+            passes = [t for t in entries if t.action == "verify_pass"]
+            results = [t for t in entries if t.action == "report_result"]
+            assert passes and results
+            assert passes[-1].actor_id != results[-1].actor_id
+        # clocks: nothing rings for a paused or finished event
+        if e.state == State.SUSPENDED or State(e.state) in TERMINAL:
+            assert e.alarm_at is None
+        assert Approval.objects.filter(event=e, status="pending").count() <= 2
+
+
+ACTORS: dict[str, User] = {}
+PARENT: list[Event] = []  # an open event to merge into, shared by every example
+
+
+@pytest.mark.django_db
+@pytest.mark.slow
+def test_closed_loop_state_machine() -> None:
+    ACTORS.clear()
+    ACTORS.update(_actors())
+    lon, lat = point_in(GRID8)
+    parent, _ = do_intake(
+        Report(
+            channel="web", title="主事件", description="被合并", lon=lon, lat=lat, category="0202"
+        ),
+        str(uuid.uuid4()),
+    )
+    PARENT[:] = [services.act(parent.pk, "accept", ACTORS["hongqi_operator"])]
+    ClosedLoop.TestCase.settings = settings(
+        max_examples=EXAMPLES,
+        stateful_step_count=8,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        database=None,
+    )
+    ClosedLoop.TestCase().runTest()
