@@ -67,8 +67,14 @@ def test_token_clients_need_no_csrf_but_browser_sessions_do() -> None:
     user = user_with_post("operator", "130104")
     _, raw = ApiToken.issue(user, "app")
     lon, lat = point_in("130104008019008")
-    body = {"client_id": str(uuid.uuid4()), "channel": "app", "title": "t", "description": "d",
-            "lon": lon, "lat": lat}
+    body = {
+        "client_id": str(uuid.uuid4()),
+        "channel": "app",
+        "title": "t",
+        "description": "d",
+        "lon": lon,
+        "lat": lat,
+    }
     app = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert app.post("/api/v1/events", body, content_type="application/json").status_code == 201
     browser = Client(enforce_csrf_checks=True)
