@@ -76,10 +76,11 @@ def test_two_tickers_act_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_due_query_uses_the_alarm_index() -> None:
     from django.db import connection
 
-    qs = Event.objects.filter(alarm_at__lte=timezone.now()).order_by("alarm_at")
-    plan = qs.explain()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:  # a tiny test table would be seq-scanned anyway
+            cur.execute("SET LOCAL enable_seqscan = off")
+    plan = sla.due_query(timezone.now())[: sla.BATCH].explain()
     assert "event_alarm_idx" in plan, plan
-    assert connection.vendor in ("sqlite", "postgresql")
 
 
 def test_suspended_events_do_not_ring() -> None:
