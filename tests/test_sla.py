@@ -102,3 +102,30 @@ def test_outbox_delivers_in_app_notifications_once() -> None:
     Outbox.objects.update(delivered_at=None)  # as if the ticker crashed before marking
     ticker.tick()
     assert Notification.objects.count() == n  # receivers dedup by message id
+
+
+def test_event_deadlines_cross_the_weekend_national_day_and_a_make_up_saturday() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from gridgov.events import services
+
+    from .eventbuilder import new_event, op, worker
+
+    cst = ZoneInfo("Asia/Shanghai")
+    # a neighbour dispute (0801, 3 working days) signed for on the eve of National Day
+    with time_machine.travel(datetime(2026, 9, 30, 15, 0, tzinfo=cst), tick=False):
+        e = new_event(category="0801")
+        services.act(e.pk, "accept", op())
+        services.act(e.pk, "dispatch", op())
+    with time_machine.travel(datetime(2026, 9, 30, 16, 0, tzinfo=cst), tick=False):
+        e = services.act(e.pk, "sign", worker())
+    # 1.5 h on 30 Sep, 1–7 Oct off, 8 and 9 Oct, then the make-up Saturday 10 Oct
+    assert e.due_at == datetime(2026, 10, 10, 16, 0, tzinfo=cst)
+    # exposed rubbish (0101, 4 working hours) signed for on a Friday afternoon
+    with time_machine.travel(datetime(2026, 11, 20, 16, 30, tzinfo=cst), tick=False):
+        e = new_event(category="0101")
+        services.act(e.pk, "accept", op())
+        e = services.act(e.pk, "dispatch", op(), services.Input(target_grid=e.grid_code))
+        e = services.act(e.pk, "sign", worker())
+    assert e.due_at == datetime(2026, 11, 23, 11, 30, tzinfo=cst)  # Monday

@@ -8,6 +8,7 @@ changes, then write with ``UPDATE … WHERE version = v`` so a concurrent action
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -563,7 +564,7 @@ def do_cancel_by_reporter(code: str, secret: str) -> Event:
 
     with transaction.atomic():
         event = Event.objects.filter(code=code).first()
-        if event is None or not secret or reporter_secret(event) != secret:
+        if event is None or not hmac.compare_digest(reporter_secret(event), secret or ""):
             raise NotFound()
         r = rule("cancel")
         if State(event.state) not in r.sources:
