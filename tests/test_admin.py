@@ -19,6 +19,11 @@ REFERENCE_PAGES = [
     "/admin/orgs/orgunit/",
     "/admin/accounts/user/",
     "/admin/accounts/post/",
+    "/admin/core/calendarday/",
+    "/admin/core/workschedule/",
+    "/admin/events/category/",
+    "/admin/events/timelimit/",
+    "/admin/events/intakeconfig/",
 ]
 
 
@@ -97,3 +102,18 @@ def test_a_county_admin_cannot_grant_a_post_outside_the_county() -> None:
     r = c.post("/admin/accounts/post/add/", {**base, "scope_code": "130104008"})
     assert r.status_code == 302
     assert Post.objects.filter(user=target, scope_code="130104008").exists()
+
+
+def test_calendar_days_edited_in_the_admin_survive_a_resync() -> None:
+    from gridgov.core import workcal
+    from gridgov.core.models import CalendarDay
+
+    c = login("sysadmin")
+    r = c.post(
+        "/admin/core/calendarday/add/",
+        {"date": "2026-12-24", "kind": "holiday", "name": "本地假日", "source": "x"},
+    )
+    assert r.status_code == 302, r.content.decode()[:1000]
+    assert CalendarDay.objects.get(date="2026-12-24").source == "admin"
+    workcal.sync_from_package()
+    assert CalendarDay.objects.get(date="2026-12-24").kind == "holiday"

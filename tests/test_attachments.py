@@ -100,3 +100,55 @@ def test_sniff_tells_audio_kinds_apart() -> None:
     assert sniff(bytes([0xFF, 0xFB, 0x90, 0x00])) == "mp3"
     assert sniff(bytes([0xFF, 0xF1, 0x50, 0x80])) == "aac"
     assert sniff(struct.pack(">I", 24) + b"ftypM4A \x00") == "m4a"
+
+
+def mp3_bytes(frames: int, title: str | None = None) -> bytes:
+    """MPEG-1 Layer III frames, 128 kbit/s, 44.1 kHz (417 bytes, 26 ms each), optional ID3 tag."""
+    frame = bytes([0xFF, 0xFB, 0x90, 0x00]) + bytes(413)
+    data = frame * frames
+    if title is None:
+        return data
+    from mutagen.id3 import ID3, TIT2
+
+    buf = io.BytesIO(data)
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=title))
+    tags.save(buf)
+    return buf.getvalue()
+
+
+def adts_bytes(frames: int) -> bytes:
+    """AAC-LC ADTS frames, 44.1 kHz stereo."""
+    n = 200
+    length = 7 + n
+    header = bytes(
+        [
+            0xFF,
+            0xF1,
+            0x50,
+            0x80 | ((length >> 11) & 3),
+            (length >> 3) & 0xFF,
+            ((length & 7) << 5) | 0x1F,
+            0xFC,
+        ]
+    )
+    return (header + bytes(n)) * frames
+
+
+def test_voice_as_mp3_loses_its_tags() -> None:
+    raw = mp3_bytes(200, title="张三的录音 13812345678")
+    assert "13812345678".encode() in raw
+    att = upload(client("huiwen_gw8"), raw, name="voice.mp3")
+    assert att["content_type"] == "audio/mpeg" and att["duration_s"] == pytest.approx(5.2, abs=0.1)
+    stored = Attachment.objects.get(pk=att["id"]).file.read()
+    assert "13812345678".encode() not in stored and not stored.startswith(b"ID3")
+
+
+def test_voice_as_aac_and_over_long_recordings() -> None:
+    c = client("huiwen_gw8")
+    att = upload(c, adts_bytes(300), name="voice.aac")
+    assert att["content_type"] == "audio/aac" and att["duration_s"] > 5
+    r = upload(c, mp3_bytes(4700), name="long.mp3")  # ≈ 122 s
+    assert r.status_code == 422 and "120 seconds" in r.json()["detail"][0]["msg"]
+    r = upload(c, b"ID3\x04\x00\x00\x00\x00\x00\x00garbage", name="fake.mp3")
+    assert r.status_code == 422

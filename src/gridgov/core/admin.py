@@ -1,7 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
 
+from gridgov.accounts.scope import can
+
+from . import workcal
 from .admin_base import ScopedAdmin
-from .models import AuditLog
+from .models import AuditLog, CalendarDay, WorkSchedule
 
 
 @admin.register(AuditLog)
@@ -31,3 +36,40 @@ class AuditLogAdmin(ScopedAdmin):
 
     def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+
+class CityDataAdmin(admin.ModelAdmin):
+    """City-wide data (calendar, office hours) kept by the system administrator."""
+
+    def has_module_permission(self, request: Any) -> bool:
+        return can(request.user, "grid", "change")
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: Any) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        if isinstance(obj, CalendarDay) and not obj.source.startswith("admin"):
+            obj.source = "admin"  # a later sync from the package never overwrites it
+        super().save_model(request, obj, form, change)
+        workcal.invalidate()
+
+
+@admin.register(CalendarDay)
+class CalendarDayAdmin(CityDataAdmin):
+    list_display = ("date", "kind", "name", "source")
+    list_filter = ("kind", "source")
+    date_hierarchy = "date"
+
+
+@admin.register(WorkSchedule)
+class WorkScheduleAdmin(CityDataAdmin):
+    list_display = ("__str__",)

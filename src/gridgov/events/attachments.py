@@ -106,11 +106,14 @@ def _audio(data: bytes, kind: str) -> Media:
 
 def _tagged_audio(data: bytes, kind: str) -> tuple[float, str, str, bytes]:
     """MP3/AAC/M4A via mutagen: duration, and the file with its tags removed."""
-    import mutagen
+    from mutagen.aac import AAC
+    from mutagen.mp3 import MP3
+    from mutagen.mp4 import MP4
 
     buf = io.BytesIO(data)
+    reader = {"mp3": MP3, "aac": AAC, "m4a": MP4}[kind]
     try:
-        audio = mutagen.File(buf)
+        audio = reader(buf)
     except Exception:  # mutagen raises many types for damaged files
         audio = None
     if audio is None or not getattr(audio.info, "length", 0):
