@@ -111,14 +111,14 @@ def _tagged_audio(data: bytes, kind: str) -> tuple[float, str, str, bytes]:
     from mutagen.mp4 import MP4
 
     buf = io.BytesIO(data)
-    reader = {"mp3": MP3, "aac": AAC, "m4a": MP4}[kind]
+    reader: Any = {"mp3": MP3, "aac": AAC, "m4a": MP4}[kind]
     try:
         audio = reader(buf)
+        duration = float(audio.info.length or 0)
     except Exception:  # mutagen raises many types for damaged files
-        audio = None
-    if audio is None or not getattr(audio.info, "length", 0):
+        duration = 0.0
+    if duration <= 0:
         raise _bad("not a readable photo or voice recording")
-    duration = float(audio.info.length)
     if audio.tags is not None:
         try:
             buf.seek(0)
