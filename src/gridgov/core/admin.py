@@ -2,10 +2,8 @@ from typing import Any
 
 from django.contrib import admin
 
-from gridgov.accounts.scope import can
-
 from . import workcal
-from .admin_base import ScopedAdmin
+from .admin_base import CityDataAdmin, ScopedAdmin
 from .models import AuditLog, CalendarDay, WorkSchedule
 
 
@@ -38,23 +36,8 @@ class AuditLogAdmin(ScopedAdmin):
         return False
 
 
-class CityDataAdmin(admin.ModelAdmin):
-    """City-wide data (calendar, office hours) kept by the system administrator."""
-
-    def has_module_permission(self, request: Any) -> bool:
-        return can(request.user, "grid", "change")
-
-    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request: Any) -> bool:
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return self.has_module_permission(request)
+class CalendarAdmin(CityDataAdmin):
+    """Edits mark the day as the administrator's and refresh this process's calendar."""
 
     def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
         if isinstance(obj, CalendarDay) and not obj.source.startswith("admin"):
@@ -64,12 +47,12 @@ class CityDataAdmin(admin.ModelAdmin):
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(CityDataAdmin):
+class CalendarDayAdmin(CalendarAdmin):
     list_display = ("date", "kind", "name", "source")
     list_filter = ("kind", "source")
     date_hierarchy = "date"
 
 
 @admin.register(WorkSchedule)
-class WorkScheduleAdmin(CityDataAdmin):
+class WorkScheduleAdmin(CalendarAdmin):
     list_display = ("__str__",)

@@ -78,3 +78,23 @@ class ScopedInline(admin.TabularInline):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return can(request.user, self.resource, "change")
+
+
+class CityDataAdmin(admin.ModelAdmin):
+    """City-wide reference data (taxonomy, limits, calendar, office hours): the system
+    administrator keeps it; nobody else sees it in the admin."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return can(request.user, "grid", "change")
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self.has_module_permission(request)

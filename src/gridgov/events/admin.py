@@ -1,27 +1,17 @@
+from typing import Any
+
 from django.contrib import admin
 
 from gridgov.accounts.scope import can
-from gridgov.core.admin_base import ScopedAdmin
+from gridgov.core.admin_base import CityDataAdmin, ScopedAdmin
 
 from .models import Category, Event, IntakeConfig, TimeLimit
 
 
-class ReferenceAdmin(admin.ModelAdmin):
-    """Taxonomy and limits are city-wide data kept by the system administrator."""
+class ReferenceAdmin(CityDataAdmin):
+    """Deleting a category or limit would orphan events' history: deactivate instead."""
 
-    def has_module_permission(self, request: object) -> bool:
-        return can(getattr(request, "user", None), "grid", "change")
-
-    def has_view_permission(self, request: object, obj: object = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request: object) -> bool:
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
         return False
 
 
