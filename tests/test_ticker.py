@@ -27,3 +27,17 @@ def test_a_failing_job_does_not_stop_the_others(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(ticker.JOBS, "broken", broken)
     done = ticker.tick()
     assert done["broken"] == -1 and "audit_anchor" in done
+
+
+def test_outbox_keys_make_a_retried_change_queue_once() -> None:
+    from django.db import transaction
+
+    from gridgov.core import outbox
+    from gridgov.core.models import Outbox
+
+    with transaction.atomic():
+        outbox.enqueue("t", "user:1", {"a": 1}, key="event-x:3:topic")
+        outbox.enqueue("t", "user:1", {"a": 2}, key="event-x:3:topic")
+        outbox.enqueue("t", "user:1", {"a": 3})
+    assert Outbox.objects.filter(topic="t").count() == 2
+    assert Outbox.objects.get(topic="t", payload={"a": 1}).recipient == "user:1"
