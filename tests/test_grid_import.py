@@ -254,3 +254,27 @@ def test_cli_export_then_import_round_trip(tmp_path: Path) -> None:
     call_command("grids", "import", str(path), stdout=out)
     assert "imported" in out.getvalue()
     assert Grid.objects.filter(village_id=HUIWEN, effective_to__isnull=False).count() >= 8
+
+
+def test_open_events_move_with_a_redrawn_grid() -> None:
+    from shapely.ops import unary_union
+
+    from gridgov.events.models import Event
+
+    from .eventbuilder import in_state
+
+    event = in_state("in_progress")
+    assert event.grid_code == HUIWEN + "008"
+    data = huiwen_file()
+    by_code = {f["properties"]["code"]: f for f in data["features"]}
+    merged = unary_union(
+        [polygon_from_geojson(by_code[HUIWEN + c]["geometry"]) for c in ("007", "008")]
+    )
+    by_code[HUIWEN + "007"]["geometry"] = mapping(merged)
+    data["features"] = [f for f in data["features"] if f["properties"]["code"] != HUIWEN + "008"]
+    do_import_grids(data)
+    moved = Event.objects.get(pk=event.pk)
+    assert moved.grid_code == HUIWEN + "007"
+    entry = moved.timeline.get(action="regrid")
+    assert entry.data == {"from": HUIWEN + "008", "to": HUIWEN + "007"}
+    assert entry.seq == moved.version

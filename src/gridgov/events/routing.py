@@ -14,9 +14,9 @@ from gridgov.regions.models import Region
 
 from .models import Category, IntakeConfig
 
-# Beyond this distance from every grid a report is refused rather than guessed.
+# Beyond this distance from every grid a report is refused rather than guessed; nearer, it goes
+# to the nearest grid and is flagged for the operator to confirm the location.
 MAX_OUTSIDE_M = 2000.0
-# Closer than this to the nearest grid, outside it, the operator confirms the location.
 
 
 class RoutingError(ValueError):

@@ -519,10 +519,6 @@ def on_supervise(ctx: Ctx) -> None:
     ctx.after.append(lambda: _notify_assignee(ctx, "event.supervised"))
 
 
-def _nothing(ctx: Ctx) -> None:
-    return None
-
-
 HANDLERS: dict[str, Callable[[Ctx], None]] = {
     "accept": on_accept,
     "send_to_verify": on_send_to_verify,
