@@ -3,12 +3,12 @@ from typing import Any
 from django.contrib import admin
 
 from . import workcal
-from .admin_base import CityDataAdmin, ScopedAdmin
+from .admin_base import CityDataAdmin, ReadOnlyScopedAdmin
 from .models import AuditLog, CalendarDay, WorkSchedule
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ScopedAdmin):
+class AuditLogAdmin(ReadOnlyScopedAdmin):
     """Read-only for the audit administrator; nobody can add, change or delete rows."""
 
     resource = "audit"
@@ -25,15 +25,6 @@ class AuditLogAdmin(ScopedAdmin):
     list_filter = ("outcome", "action")
     search_fields = ("actor_name", "action", "object_id")
     show_full_result_count = False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False
 
 
 class CalendarAdmin(CityDataAdmin):

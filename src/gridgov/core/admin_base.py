@@ -59,6 +59,19 @@ class ScopedAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
+class ReadOnlyScopedAdmin(ScopedAdmin):
+    """Scoped lists and details of records that change only through their services."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class ScopedInline(admin.TabularInline):
     """Inline rows follow the same post-based permissions as ScopedAdmin."""
 

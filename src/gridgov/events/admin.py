@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 
 from gridgov.accounts.scope import can
-from gridgov.core.admin_base import CityDataAdmin, ScopedAdmin
+from gridgov.core.admin_base import CityDataAdmin, ReadOnlyScopedAdmin
 
 from .models import Category, Event, IntakeConfig, TimeLimit
 
@@ -55,7 +55,7 @@ class IntakeConfigAdmin(ReferenceAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ScopedAdmin):
+class EventAdmin(ReadOnlyScopedAdmin):
     """Read-only: events change only through the workflow actions."""
 
     resource = "event"
@@ -63,12 +63,3 @@ class EventAdmin(ScopedAdmin):
     list_filter = ("state", "urgency", "supervision", "channel")
     search_fields = ("code", "title")
     show_full_result_count = False
-
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False
-
-    def has_add_permission(self, request: object) -> bool:
-        return False
-
-    def has_delete_permission(self, request: object, obj: object = None) -> bool:
-        return False

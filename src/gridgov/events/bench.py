@@ -10,7 +10,6 @@ import http.client
 import json
 import os
 import resource
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -24,6 +23,8 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from gridgov.core.webserver import gunicorn
 
 Out = Callable[[str], None]
 BENCH_PG_NAME = "gridgov_bench"
@@ -71,12 +72,6 @@ def gridgov(env: dict[str, str], *args: str) -> str:
     if out.returncode != 0:
         raise RuntimeError(f"gridgov {' '.join(args)} failed:\n{out.stderr[-3000:]}")
     return out.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # ----------------------------------------------------------------------------- baseline
@@ -198,26 +193,7 @@ def bench_intake(
         token = gridgov(env, "token", "qiaoxi_operator", "bench").strip()
         points = _points(env, county, 500)
         baseline = durable_insert_rate(env)
-        port = free_port()
-        web = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "gridgov.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait_http(port)
+        with gunicorn(env, workers, threads) as (_web, port):
             _client_loop(port, token, points, 20, [], [])  # warm up: locator, calendar, caches
             latencies: list[float] = []
             errors: list[str] = []
@@ -234,22 +210,7 @@ def bench_intake(
             for t in pool:
                 t.join()
             elapsed = time.perf_counter() - start
-        finally:
-            web.terminate()
-            web.wait(timeout=30)
     _print_intake(out, latencies, errors, elapsed, baseline, clients, workers, threads)
-
-
-def _wait_http(port: int) -> None:
-    for _ in range(200):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/api/v1/health?warm=1")
-            c.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the web server did not start")
 
 
 def _pct(values: list[float], p: float) -> float:

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Callable
 
 import numpy as np
@@ -95,40 +91,11 @@ def run(out: Callable[[str], None], samples: int = 20000, budget_s: float = 3.0)
 
 def web_rss(out: Callable[[str], None]) -> None:
     """Start one gunicorn worker, make it load the locator, report its resident memory."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gridgov.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/v1/health"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health?warm=1", timeout=60).read()
-        workers = psutil.Process(proc.pid).children()
-        for w in workers:
+    from gridgov.core.webserver import gunicorn
+
+    with gunicorn() as (proc, _port):
+        for w in psutil.Process(proc.pid).children():
             out(
                 f"web worker pid {w.pid} with the locator loaded: RSS {_rss_mb(w.pid):.0f} MB "
                 "(target < 300 MB)"
             )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
