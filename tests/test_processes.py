@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
@@ -99,7 +100,7 @@ def test_a_ticker_process_started_after_the_deadline_escalates(committed: None) 
     event = in_state("dispatched")
     past = timezone.now() - timedelta(minutes=1)
     Event.objects.filter(pk=event.pk).update(due_at=past, alarm_at=past)
-    env = {**os.environ, "GRIDGOV_DATA_DIR": os.environ.get("GRIDGOV_DATA_DIR", ".var")}
+    env = {**os.environ, "GRIDGOV_DATA_DIR": str(settings.DATA_DIR)}  # this test's own
     name = str(connection.settings_dict["NAME"])
     if connection.vendor == "sqlite":
         env.update(GRIDGOV_DB="sqlite", GRIDGOV_SQLITE_PATH=name)
@@ -114,5 +115,6 @@ def test_a_ticker_process_started_after_the_deadline_escalates(committed: None) 
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "'sla': 1" in out.stdout
+    assert (settings.DATA_DIR / "audit-anchors.log").exists()  # the anchors stayed in the test
     fresh = Event.objects.get(pk=event.pk)
     assert fresh.supervision == "red" and fresh.handling_level == "county"

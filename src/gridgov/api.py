@@ -11,7 +11,7 @@ from ninja import NinjaAPI, Schema
 
 from gridgov.accounts.auth import API_AUTH
 from gridgov.accounts.scope import active_posts
-from gridgov.core.errors import ServiceError
+from gridgov.core.errors import ServiceError, TooManyRequests
 from gridgov.core.models import Heartbeat
 from gridgov.events.api import public as events_public
 from gridgov.events.api import router as events_router
@@ -26,7 +26,10 @@ api.add_router("/public", events_public)
 @api.exception_handler(ServiceError)
 def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     """Services say what is wrong; the answer carries it per field, like validation errors."""
-    return api.create_response(request, {"detail": exc.detail()}, status=exc.status)
+    response = api.create_response(request, {"detail": exc.detail()}, status=exc.status)
+    if isinstance(exc, TooManyRequests):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 class PostOut(Schema):

@@ -6,10 +6,14 @@ GRIDGOV_DB=sqlite (default) or postgres; see docs/operations.md for every variab
 from __future__ import annotations
 
 import os
-import secrets
+import sys
+import tempfile
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from gridgov.core import keyring
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -22,34 +26,54 @@ def env_bool(name: str, default: bool = False) -> bool:
     return env(name, "1" if default else "0").lower() in {"1", "true", "yes", "on"}
 
 
+# "production" refuses to start without its keys in place; "development" (the default, also
+# for ./dev up and the demo) creates missing keys.
+DEPLOYMENT = env("DEPLOYMENT", "development")
+if DEPLOYMENT not in {"development", "production"}:
+    raise ImproperlyConfigured("GRIDGOV_DEPLOYMENT must be development or production")
+
+
+def _scratch_dirs_under_pytest() -> None:
+    """Tests never touch the installation they run beside: under pytest, unless told
+    otherwise, data and keys go to a fresh scratch directory (inherited by subprocesses)."""
+    if "pytest" not in sys.modules:
+        return
+    scratch = None
+    for name in ("DATA_DIR", "KEY_DIR"):
+        if not env(name):
+            scratch = scratch or Path(tempfile.mkdtemp(prefix="gridgov-test-"))
+            os.environ[f"GRIDGOV_{name}"] = str(scratch / name.lower())
+
+
+_scratch_dirs_under_pytest()
+
 # Where the SQLite database, uploads and anchors live; `.var/` in a checkout.
 DATA_DIR = Path(env("DATA_DIR", str(Path.cwd() / ".var"))).resolve()
+# Where the keys live: apart from the data directory (core/keyring.py); `.keys/` in a checkout.
+KEY_DIR = Path(env("KEY_DIR", str(Path.cwd() / ".keys"))).resolve()
 
 DEBUG = env_bool("DEBUG")
 
 
-def _installation_secret() -> str:
-    """GRIDGOV_SECRET_KEY, or a random key made once per installation and kept (mode 600) in
-    the data directory, so no two installations share a key and none is ever in the repo."""
-    if env("SECRET_KEY"):
-        return env("SECRET_KEY")
-    path = DATA_DIR / "secret-key"
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = DATA_DIR / f".secret-key.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
-        try:
-            os.link(tmp, path)  # atomic: the first process to get here wins
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+def _keyring() -> keyring.KeyRing:
+    if DEPLOYMENT == "production":
+        if not env("KEY_DIR"):
+            raise ImproperlyConfigured("production needs GRIDGOV_KEY_DIR (see docs/operations.md)")
+        if KEY_DIR == DATA_DIR or DATA_DIR in KEY_DIR.parents:
+            raise ImproperlyConfigured("GRIDGOV_KEY_DIR must lie outside GRIDGOV_DATA_DIR")
+    else:
+        keyring.ensure(KEY_DIR, legacy_secret_file=DATA_DIR / "secret-key")
+    ring = keyring.KeyRing(KEY_DIR)
+    try:
+        ring.check()
+    except keyring.KeyringError as exc:
+        raise ImproperlyConfigured(f"keys: {exc}") from None
+    return ring
 
 
-SECRET_KEY = _installation_secret()
+KEYS = _keyring()
+SECRET_KEY = env("SECRET_KEY") or KEYS.secret_key()
+SECRET_KEY_FALLBACKS = KEYS.secret_fallbacks()
 ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o]
 
@@ -183,8 +207,6 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
-# Key for the audit chain's HMAC-SM3; derived from SECRET_KEY unless set apart.
-AUDIT_KEY = env("AUDIT_KEY") or SECRET_KEY
 # How often a process re-checks whether grids were redrawn by another process (seconds).
 LOCATOR_STAMP_TTL = float(env("LOCATOR_STAMP_TTL", "5"))
 TICKER_INTERVAL = float(env("TICKER_INTERVAL", "5"))

@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .crypto import keyed_hash
+from .crypto import audit_hash
 from .models import AuditHead, AuditLog
 
 # Set per request by core.middleware so services need not pass the address around.
@@ -42,7 +42,7 @@ def _canonical(row: AuditLog) -> bytes:
 
 
 def row_hash(row: AuditLog) -> str:
-    return keyed_hash(row.prev_hash.encode() + b"|" + _canonical(row))
+    return audit_hash(row.seq, row.prev_hash.encode() + b"|" + _canonical(row))
 
 
 def record(

@@ -40,3 +40,13 @@ class NotFound(ServiceError):
 
     def __init__(self, message: str = "Not Found") -> None:
         super().__init__(message)
+
+
+class TooManyRequests(ServiceError):
+    """A rate limit or lockout: answered 429 with Retry-After (seconds)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.fields import EncryptedTextField
 from gridgov.orgs.models import OrgUnit
 from gridgov.regions.models import Region
 
@@ -177,10 +178,13 @@ class Event(models.Model):
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     client_id = models.CharField(_("client id"), max_length=80, unique=True)
     request_hash = models.CharField(max_length=64)
-    # Reporter: never shown to handlers or the public unmasked.
-    reporter_name = models.CharField(_("reporter"), max_length=64, blank=True)
-    reporter_phone = models.CharField(_("reporter phone"), max_length=20, blank=True)
-    reporter_openid = models.CharField(max_length=64, blank=True)
+    # Reporter: encrypted at rest (SM4), shown masked (presenters), searchable only by the
+    # blind indexes (keyed hashes) of phone and openid.
+    reporter_name = EncryptedTextField(_("reporter"), max_length=64, blank=True)
+    reporter_phone = EncryptedTextField(_("reporter phone"), max_length=20, blank=True)
+    reporter_openid = EncryptedTextField(_("reporter openid"), max_length=64, blank=True)
+    reporter_phone_index = models.CharField(max_length=64, blank=True, db_index=True)
+    reporter_openid_index = models.CharField(max_length=64, blank=True, db_index=True)
     reporter_secret_hash = models.CharField(max_length=64, blank=True)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
