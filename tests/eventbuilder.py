@@ -48,8 +48,7 @@ def new_event(category: str = "0202", urgency: str = "normal", **kw: Any) -> Eve
         urgency=urgency,
         **kw,
     )
-    event, _ = do_intake(report, str(uuid.uuid4()))
-    return event
+    return do_intake(report, str(uuid.uuid4())).event
 
 
 # state -> the path of (action, actor, input) from "reported"

@@ -152,3 +152,284 @@ def test_voice_as_aac_and_over_long_recordings() -> None:
     assert r.status_code == 422 and "120 seconds" in r.json()["detail"][0]["msg"]
     r = upload(c, b"ID3\x04\x00\x00\x00\x00\x00\x00garbage", name="fake.mp3")
     assert r.status_code == 422
+
+
+# --- Issue 6, defect 9: nothing of the uploader's metadata may survive ---------------------------
+
+PHONE = b"13812345678"
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) of each JPEG segment up to the start of scan."""
+    assert data[:2] == b"\xff\xd8"
+    pos, found = 2, []
+    while data[pos] == 0xFF and data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        found.append((data[pos + 1], data[pos + 4 : pos + 2 + length]))
+        pos += 2 + length
+    return found
+
+
+def assert_bare_jpeg(data: bytes) -> None:
+    """No COM and no APPn segment but the plain JFIF APP0."""
+    for marker, payload in jpeg_segments(data):
+        assert marker != 0xFE, "COM segment kept"
+        assert not 0xE0 <= marker <= 0xEF or (marker == 0xE0 and payload.startswith(b"JFIF\0"))
+
+
+def stored_bytes(att: dict[str, Any]) -> bytes:
+    return Attachment.objects.get(pk=att["id"]).file.read()  # type: ignore[no-any-return]
+
+
+def test_photo_comment_with_a_phone_number_is_not_kept() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 30)).save(out, "JPEG", comment=b"call " + PHONE)
+    raw = out.getvalue()
+    assert any(m == 0xFE and PHONE in p for m, p in jpeg_segments(raw))
+    stored = stored_bytes(upload(client("huiwen_gw8"), raw))
+    assert PHONE not in stored
+    assert_bare_jpeg(stored)
+    assert "comment" not in Image.open(io.BytesIO(stored)).info
+
+
+def test_gif_comment_is_not_kept() -> None:
+    out = io.BytesIO()
+    Image.new("P", (40, 30), 3).save(out, "GIF", comment=b"call " + PHONE)
+    raw = out.getvalue()
+    assert Image.open(io.BytesIO(raw)).info["comment"] == b"call " + PHONE
+    att = upload(client("huiwen_gw8"), raw, name="x.gif")
+    stored = stored_bytes(att)
+    assert att["content_type"] == "image/jpeg" and PHONE not in stored
+    assert_bare_jpeg(stored)
+
+
+def test_photo_xmp_and_icc_profile_are_not_kept() -> None:
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><owner>' + PHONE + b"</owner></x:xmpmeta>"
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(out, "JPEG", xmp=xmp, icc_profile=b"ICC " + PHONE * 8)
+    raw = out.getvalue()
+    assert {m for m, _ in jpeg_segments(raw)} >= {0xE1, 0xE2}  # XMP in APP1, ICC in APP2
+    stored = stored_bytes(upload(client("huiwen_gw8"), raw))
+    assert PHONE not in stored
+    assert_bare_jpeg(stored)
+
+
+MP3_FRAME = bytes([0xFF, 0xFB, 0x90, 0x00]) + bytes(
+    413
+)  # MPEG-1 Layer III 128k 44.1k, 1152 samples
+
+
+def ape_tag(data: bytes, text: str) -> bytes:
+    """data with an APEv2 tag appended by mutagen."""
+    from mutagen.apev2 import APEv2
+
+    buf = io.BytesIO(data)
+    tag = APEv2()
+    tag["Artist"] = text
+    tag.save(buf)
+    return buf.getvalue()
+
+
+def id3_tags(data: bytes, v2_title: str, v1_title: str) -> bytes:
+    """data with an ID3v2 tag in front (by mutagen) and an ID3v1 'TAG' trailer at the end."""
+    from mutagen.id3 import ID3, TIT2
+
+    buf = io.BytesIO(data)
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=v2_title))
+    tags.save(buf, v1=0)
+    v1 = v1_title.encode().ljust(30, b"\0") + bytes(30 + 30 + 4 + 30) + b"\xff"
+    return buf.getvalue() + b"TAG" + v1
+
+
+def lyrics3(text: bytes) -> bytes:
+    field = b"LYR" + b"%05d" % len(text) + text
+    return b"LYRICSBEGIN" + field + b"%06d" % (11 + len(field)) + b"LYRICS200"
+
+
+def test_mp3_keeps_only_its_audio_frames() -> None:
+    frames = MP3_FRAME * 200
+    raw = ape_tag(frames + lyrics3(b"lyrics 13900000003"), "ape 13900000001")
+    raw = id3_tags(raw, "v2 13900000002", "v1 13900000004")
+    texts = [b"13900000001", b"13900000002", b"13900000003", b"13900000004"]
+    assert all(t in raw for t in texts) and raw.startswith(b"ID3") and raw[-128:].startswith(b"TAG")
+    att = upload(client("huiwen_gw8"), raw, name="voice.mp3")
+    stored = stored_bytes(att)
+    assert not any(t in stored for t in texts)
+    assert stored[:2] == b"\xff\xfb" and stored == frames
+    assert att["content_type"] == "audio/mpeg"
+    assert att["duration_s"] == pytest.approx(200 * 1152 / 44100, abs=0.01)
+
+
+def test_adts_keeps_only_its_audio_frames() -> None:
+    frames = adts_bytes(300)
+    raw = id3_tags(ape_tag(frames, "ape 13900000001"), "v2 13900000002", "v1 13900000004")
+    att = upload(client("huiwen_gw8"), raw, name="voice.aac")
+    stored = stored_bytes(att)
+    assert stored == frames and b"139000000" not in stored
+    assert att["content_type"] == "audio/aac"  # told by the frames, not by the ID3 in front
+    assert att["duration_s"] == pytest.approx(300 * 1024 / 44100, abs=0.01)
+    att = upload(client("huiwen_gw8"), frames + b"TAG" + b"v1 13900000004".ljust(125, b"\0"))
+    assert stored_bytes(att) == frames
+
+
+def mpeg_frames(header: bytes, length: int, count: int) -> bytes:
+    return (header + bytes(length - 4)) * count
+
+
+@pytest.mark.parametrize(
+    ("data", "seconds"),
+    [
+        # MPEG-1 Layer III 128k 44.1k, every other frame padded (418 bytes)
+        ((MP3_FRAME + mpeg_frames(b"\xff\xfb\x92\x00", 418, 1)) * 50, 100 * 1152 / 44100),
+        (mpeg_frames(b"\xff\xf3\x84\x00", 192, 100), 100 * 576 / 24000),  # MPEG-2 L III 64k 24k
+        (mpeg_frames(b"\xff\xfd\xa4\x00", 576, 100), 100 * 1152 / 48000),  # MPEG-1 L II 192k 48k
+        (mpeg_frames(b"\xff\xff\xc4\x00", 384, 100), 100 * 384 / 48000),  # MPEG-1 L I 384k 48k
+        (mpeg_frames(b"\xff\xe3\x1a\x00", 73, 100), 100 * 576 / 8000),  # MPEG-2.5 L III 8k, pad
+    ],
+)
+def test_mpeg_frame_lengths_and_durations(data: bytes, seconds: float) -> None:
+    from gridgov.events.attachments import inspect
+
+    media = inspect(data + b"APETAGEX junk")
+    assert media.data == data and media.duration_s == pytest.approx(seconds, abs=0.01)
+
+
+def box(kind: bytes, *parts: bytes) -> bytes:
+    payload = b"".join(parts)
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+CREATED = 0xDEADBEEF  # a recording time to look for
+
+
+def m4a_bytes(seconds: float, title: str, location: bytes) -> tuple[bytes, bytes]:
+    """A small M4A as phones write it (moov before mdat, tags and ©xyz location in moov/udta,
+    a track name in trak/udta, XMP in a top-level uuid box), and its audio payload."""
+    audio = bytes(range(256)) * 4
+    ftyp = box(b"ftyp", b"M4A ", bytes(4), b"M4A mp42isom")
+    times = struct.pack(">II", CREATED, CREATED)
+    matrix = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    mvhd = box(b"mvhd", bytes(4), times, struct.pack(">II", 1000, int(seconds * 1000)))
+    mvhd += box(b"", struct.pack(">IH10x", 0x10000, 0x100), matrix, bytes(24), b"\0\0\0\2")[8:]
+    mvhd = struct.pack(">I", len(mvhd)) + mvhd[4:]
+    tkhd = box(
+        b"tkhd", b"\0\0\0\7", times, struct.pack(">I4xI8x4xH2x", 1, 0, 0x100), matrix, bytes(8)
+    )
+    mdhd = box(b"mdhd", bytes(4), times, struct.pack(">IIH2x", 44100, int(seconds * 44100), 0x55C4))
+    hdlr = box(b"hdlr", bytes(8), b"soun", bytes(12), b"SoundHandler\0")
+    # AAC-LC 44.1 kHz stereo: ES, decoder config and decoder specific info descriptors
+    es = bytes([3, 25, 0, 1, 0, 4, 17, 0x40, 0x15, *bytes(11), 5, 2, 0x12, 0x10, 6, 1, 2])
+    esds = box(b"esds", bytes(4), es)
+    entry = box(
+        b"mp4a", bytes(6), b"\0\1", bytes(8), struct.pack(">HH4xI", 2, 16, 44100 << 16), esds
+    )
+    stsd = box(b"stsd", bytes(4), b"\0\0\0\1", entry)
+    stco = box(b"stco", bytes(4), b"\0\0\0\1", b"\0\0\0\0")  # patched below
+    stbl = box(b"stbl", stsd, stco)
+    mdia = box(b"mdia", mdhd, hdlr, box(b"minf", stbl))
+    trak = box(b"trak", tkhd, mdia, box(b"udta", box(b"name", b"track of 13900000005")))
+    ilst = box(b"ilst", box(b"\xa9nam", box(b"data", struct.pack(">II", 1, 0), title.encode())))
+    meta = box(b"meta", bytes(4), box(b"hdlr", bytes(8), b"mdirappl", bytes(9)), ilst)
+    xyz = box(b"\xa9xyz", struct.pack(">HH", len(location), 0x15C7), location)
+    moov = box(b"moov", mvhd, trak, box(b"udta", xyz, meta))
+    xmp_id, xmp = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC"), b"<x:xmpmeta>13900000006"
+    xmp = struct.pack(">I4sQ", 1, b"uuid", 16 + 16 + len(xmp)) + xmp_id + xmp  # 64-bit size
+    head = ftyp + moov + xmp
+    data = bytearray(head + box(b"mdat", audio))
+    at = data.find(b"stco") + 12
+    data[at : at + 4] = struct.pack(">I", len(head) + 8)
+    return bytes(data), audio
+
+
+def test_m4a_metadata_boxes_are_blanked_in_place() -> None:
+    from mutagen.mp4 import MP4
+
+    location = b"+39.9042+116.4074/"
+    raw, audio = m4a_bytes(4.0, "张三 13900000007", location)
+    tagged = MP4(io.BytesIO(raw))
+    assert tagged.tags is not None and tagged.tags["\xa9nam"] == ["张三 13900000007"]
+    assert tagged.info.length == pytest.approx(4.0)
+    att = upload(client("huiwen_gw8"), raw, name="voice.m4a")
+    assert att["content_type"] == "audio/mp4" and att["duration_s"] == pytest.approx(4.0)
+    stored = stored_bytes(att)
+    assert location not in stored and b"139000000" not in stored and b"\xa9xyz" not in stored
+    assert struct.pack(">I", CREATED) not in stored
+    # same size, so chunk offsets still point at the audio
+    offset = struct.unpack(">I", stored[stored.find(b"stco") + 12 :][:4])[0]
+    assert len(stored) == len(raw) and stored[offset : offset + len(audio)] == audio
+    parsed = MP4(io.BytesIO(stored))
+    assert parsed.tags is None and parsed.info.length == pytest.approx(4.0)
+
+
+def hostile_m4a() -> list[bytes]:
+    raw, _ = m4a_bytes(4.0, "t", b"+1+1/")
+    ftyp = raw[: raw.find(b"moov") - 4]
+    mvhd = raw[raw.find(b"mvhd") - 4 :][:108]
+    nested = b"".join(struct.pack(">I4s", 8 * (3000 - i), b"moov") for i in range(3000))
+    return [
+        ftyp,  # no moov
+        ftyp[:20],  # cut inside ftyp
+        raw[:-100],  # mdat runs past the end
+        ftyp + struct.pack(">I4s", 2**31, b"moov"),  # box larger than the file
+        ftyp + box(b"moov", struct.pack(">I4s", 0, b"trak"), bytes(16)),  # size 0 inside moov
+        ftyp + struct.pack(">I4sQ", 1, b"moov", 8),  # 64-bit size below the header size
+        ftyp + box(b"moov", mvhd, b"\0\0\0\4"),  # 4 bytes that are no box
+        ftyp + box(b"moov", box(b"mvhd", b"\7" + bytes(99))),  # unknown mvhd version
+        ftyp + box(b"moov", box(b"mvhd", bytes(4))),  # mvhd too short for its times
+        ftyp + struct.pack(">I4s", 0, b"moov"),  # empty to-the-end box
+        ftyp + nested,  # containers nested deeper than any parser's stack
+    ]
+
+
+HOSTILE_AUDIO = [
+    b"\xff",
+    b"\xff\xfb",
+    MP3_FRAME[:300],  # one cut-off frame
+    MP3_FRAME * 9,  # too few frames to be a recording
+    b"ID3\x04\x00\x00\x7f\x7f\x7f\x7f" + MP3_FRAME * 20,  # ID3 size beyond the file
+    b"ID3\x04\x00\x00\x00\x00\x00",  # cut-off ID3 header
+    bytes([0xFF, 0xF1, 0x50, 0x80, 0x00, 0x1F, 0xFC]) * 50,  # ADTS frame length 0
+    adts_bytes(1)[:100],
+    bytes([0xFF, 0xFB, 0xF0, 0x00]) * 200,  # bitrate index 15
+    bytes([0xFF, 0xFB, 0x00, 0x00]) * 200,  # free format: length unknown
+    b"\xff" * 5000,
+    *hostile_m4a(),
+]
+
+
+@pytest.mark.parametrize("data", HOSTILE_AUDIO, ids=range(len(HOSTILE_AUDIO)))
+def test_hostile_recordings_are_refused_not_crashed(data: bytes) -> None:
+    from gridgov.core.errors import Invalid
+    from gridgov.events.attachments import inspect, sniff
+
+    assert sniff(data) != "image?" or len(data) < 2
+    with pytest.raises(Invalid):
+        inspect(data)
+
+
+def test_hostile_recording_is_a_422() -> None:
+    c = client("huiwen_gw8")
+    for data in (b"\xff", MP3_FRAME[:300], hostile_m4a()[3]):
+        r = upload(c, data, name="voice.mp3")
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "file"]
+
+
+def test_damaged_recordings_never_raise_anything_but_invalid() -> None:
+    import random
+
+    from gridgov.core.errors import Invalid
+    from gridgov.events.attachments import inspect
+
+    rng = random.Random(6009)
+    seeds = [MP3_FRAME * 30, adts_bytes(30), m4a_bytes(2.0, "t", b"+1+1/")[0]]
+    for _ in range(300):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cut = bytes(data[: rng.randint(1, len(data))]) if rng.random() < 0.3 else bytes(data)
+        try:
+            media = inspect(cut)
+        except Invalid:
+            continue
+        assert media.kind == "audio" and media.data and (media.duration_s or 0) > 0

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
-from gridgov.core import audit, ticker
+from gridgov.core import anchors, audit, ticker
 from gridgov.core.models import AuditHead, AuditLog
 
 from .factories import UserFactory
@@ -131,18 +133,60 @@ def test_reordered_rows_are_named() -> None:
     assert (b.seq, "reordered") in found
 
 
-def test_truncated_tail_is_caught_by_head_and_anchor(settings: object) -> None:
+def test_truncated_tail_is_caught_by_head_and_anchor(settings: Any, tmp_path: Path) -> None:
+    settings.DATA_DIR = tmp_path / "data"
+    settings.AUDIT_ANCHOR_FILE = str(tmp_path / "elsewhere" / "anchors.log")
     rows = fill()
-    ticker.tick()  # writes the anchor outside the database
-    assert ticker.read_anchors()[-1] == (rows[-1].seq, rows[-1].hash)
+    ticker.tick()  # writes the anchor outside the database and the data directory
+    last = anchors.read()[-1]
+    assert (last.seq, last.hash) == (rows[-1].seq, rows[-1].hash) and last.authentic()
+    assert settings.DATA_DIR not in Path(settings.AUDIT_ANCHOR_FILE).parents
     raw("DELETE FROM core_auditlog WHERE seq >= %s", [rows[4].seq])
     assert (None, "head") in kinds()
     # even if the attacker also rewinds the head, the anchor remembers
-    with connection.cursor() as cur:
-        cur.execute("UPDATE core_audithead SET seq = %s, hash = %s", [rows[3].seq, rows[3].hash])
+    rewind_head(rows[3])
     found = kinds()
     assert (None, "head") not in found
     assert (rows[-1].seq, "missing") in found
+
+
+def rewind_head(row: AuditLog) -> None:
+    with connection.cursor() as cur:
+        cur.execute("UPDATE core_audithead SET seq = %s, hash = %s", [row.seq, row.hash])
+
+
+def test_a_trimmed_anchor_file_is_caught_by_a_copy_kept_elsewhere(tmp_path: Path) -> None:
+    """Trimming the anchor file needs write access to it; the copy shipped to the log host
+    (the ``gridgov.audit.anchor`` log lines) is out of the attacker's reach."""
+    rows = fill()
+    ticker.tick()
+    copy = tmp_path / "loghost.log"
+    copy.write_text("".join(f"Nov 27 gridgov: audit anchor {a.line()}\n" for a in anchors.read()))
+    raw("DELETE FROM core_auditlog WHERE seq >= %s", [rows[2].seq])
+    rewind_head(rows[1])
+    anchors.path().write_text("")  # the attacker empties the local anchor file too
+    assert audit.verify() == []  # locally nothing shows ...
+    found = {(p.seq, p.kind) for p in audit.verify([copy])}
+    assert (rows[-1].seq, "missing") in found  # ... the copy does
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", "--anchors", str(copy), stderr=err)
+    assert "anchored row is gone" in err.getvalue()
+
+
+def test_a_forged_anchor_line_is_named() -> None:
+    rows = fill(2)
+    ticker.tick()
+    with anchors.path().open("a") as f:
+        f.write(f"2026-01-01T00:00:00+00:00 {rows[-1].seq + 5} {'a' * 64} {'b' * 64}\n")
+    assert (rows[-1].seq + 5, "anchor") in kinds()
+
+
+def test_the_anchor_logger_carries_every_anchor(caplog: pytest.LogCaptureFixture) -> None:
+    rows = fill(1)
+    with caplog.at_level("INFO", logger="gridgov.audit.anchor"):
+        ticker.tick()
+    assert any(f" {rows[-1].seq} {rows[-1].hash} " in r.getMessage() for r in caplog.records)
 
 
 def test_logins_and_failures_are_audited() -> None:

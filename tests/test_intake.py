@@ -45,7 +45,7 @@ def test_bad_input_gets_field_level_422_and_nothing_is_written() -> None:
     r = post(body(category="9999"))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "category"]
     r = post(body(client_id="short"))
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "client_id"]
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "client_id"
     r = post(body(lon=116.397, lat=39.909))  # Beijing: far outside every grid
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "location"]
     assert Event.objects.count() == before
@@ -159,11 +159,12 @@ def test_fix_on_the_spot_enters_awaiting_check_and_needs_photos() -> None:
 def test_intake_service_is_the_same_for_every_channel() -> None:
     lon, lat = point_in(GRID8)
     for channel in ("web", "wechat", "open311", "app", "phone"):
-        event, created = do_intake(
+        intake = do_intake(
             Report(channel=channel, title="t", description="d", lon=lon, lat=lat),
             f"channel-test-{channel}",
         )
-        assert created and event.channel == channel and event.grid_code == GRID8
+        event = intake.event
+        assert intake.created and event.channel == channel and event.grid_code == GRID8
 
 
 def test_anonymous_intake_is_refused() -> None:

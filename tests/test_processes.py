@@ -23,7 +23,7 @@ from django.utils import timezone
 from gridgov.core.errors import Conflict
 from gridgov.core.models import Notification, Outbox
 from gridgov.events import services
-from gridgov.events.intake import Report, do_intake
+from gridgov.events.intake import Intake, Report, do_intake
 from gridgov.events.models import Event
 
 from .eventbuilder import GRID8, in_state, op
@@ -90,10 +90,11 @@ def test_concurrent_replays_make_one_event(committed: None) -> None:
     report = Report(channel="web", title="并发", description="同一份上报", lon=lon, lat=lat)
     key = str(uuid.uuid4())
     results = run_together(3, lambda i: do_intake(report, key))
-    ids = {r[0].pk for r in results if isinstance(r, tuple)}
+    ids = {r.event.pk for r in results if isinstance(r, Intake)}
     assert len(ids) == 1, results
-    assert sum(1 for r in results if isinstance(r, tuple) and r[1]) == 1  # one creation
+    assert sum(1 for r in results if isinstance(r, Intake) and r.created) == 1  # one creation
     assert Event.objects.filter(client_id=key).count() == 1
+    assert len({r.receipt["reporter_secret"] for r in results if isinstance(r, Intake)}) == 1
 
 
 def test_a_ticker_process_started_after_the_deadline_escalates(committed: None) -> None:

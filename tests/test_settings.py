@@ -123,6 +123,10 @@ def test_production_starts_with_its_keys_in_place(tmp_path: Path) -> None:
         GRIDGOV_DATA_DIR=str(tmp_path / "data"),
         GRIDGOV_KEY_DIR=str(tmp_path / "keys"),
     )
+    # ... and with its audit anchors outside the data directory
+    out = _run("print('started')", env, tmp_path)
+    assert out.returncode != 0 and "GRIDGOV_AUDIT_ANCHOR_FILE" in out.stderr
+    env["GRIDGOV_AUDIT_ANCHOR_FILE"] = str(tmp_path / "anchors" / "audit-anchors.log")
     out = _run("print('started')", env, tmp_path)
     assert out.stdout.strip() == "started", out.stderr
 

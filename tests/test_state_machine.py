@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from gridgov.accounts.models import User
+from gridgov.accounts.scope import restrict
 from gridgov.core.errors import ServiceError
 from gridgov.events import services, sla
 from gridgov.events.intake import Report, do_intake
@@ -188,6 +189,11 @@ class ClosedLoop(RuleBasedStateMachine):
         if e.state == State.SUSPENDED or State(e.state) in TERMINAL:
             assert e.alarm_at is None
         assert Approval.objects.filter(event=e, status="pending").count() <= 2
+        # whoever it was sent to can open it (issue 6: dispatched events never vanish)
+        if e.assignee_kind == "grid":
+            assert e.assignee_grid in GRID_WORKERS, e.assignee_grid  # never outside the township
+            worker = self.actors[GRID_WORKERS[e.assignee_grid]]
+            assert restrict(Event.objects.filter(pk=e.pk), worker, "view").exists()
 
 
 # action -> the actor who normally takes it and what they send
@@ -232,6 +238,7 @@ HAPPY = {
     "awaiting_check": ["verify_pass", "verify_fail"],
     "closed": ["revisit", "archive", "reopen"],
 }
+GRID_WORKERS = {GRID8: "huiwen_gw8", "130104008019007": "grid7_worker"}
 REACHED: set[str] = set()
 SYSTEM_ACTIONS = {"warn", "overdue", "regrid"}
 ACTORS: dict[str, User] = {}
@@ -244,12 +251,12 @@ def test_closed_loop_state_machine() -> None:
     ACTORS.clear()
     ACTORS.update(_actors())
     lon, lat = point_in(GRID8)
-    parent, _ = do_intake(
+    parent = do_intake(
         Report(
             channel="web", title="主事件", description="被合并", lon=lon, lat=lat, category="0202"
         ),
         str(uuid.uuid4()),
-    )
+    ).event
     PARENT[:] = [services.act(parent.pk, "accept", ACTORS["hongqi_operator"])]
     ClosedLoop.TestCase.settings = settings(
         max_examples=EXAMPLES,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -12,7 +14,9 @@ from ninja import NinjaAPI, Schema
 from gridgov.accounts.auth import API_AUTH
 from gridgov.accounts.scope import active_posts
 from gridgov.core.errors import ServiceError, TooManyRequests
+from gridgov.core.middleware import too_large
 from gridgov.core.models import Heartbeat
+from gridgov.core.schema import errors
 from gridgov.events.api import public as events_public
 from gridgov.events.api import router as events_router
 from gridgov.regions.api import router as regions_router
@@ -23,6 +27,11 @@ api.add_router("/", events_router)
 api.add_router("/public", events_public)
 
 
+@api.exception_handler(RequestDataTooBig)
+def data_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return too_large(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 @api.exception_handler(ServiceError)
 def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     """Services say what is wrong; the answer carries it per field, like validation errors."""
@@ -30,6 +39,12 @@ def service_error(request: HttpRequest, exc: ServiceError) -> HttpResponse:
     if isinstance(exc, TooManyRequests):
         response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+class HealthOut(Schema):
+    status: str
+    ticker_beat: str | None
+    grids: int | None
 
 
 class PostOut(Schema):
@@ -45,7 +60,7 @@ class MeOut(Schema):
     posts: list[PostOut]
 
 
-@api.get("/health", auth=None, tags=["system"])
+@api.get("/health", auth=None, tags=["system"], response={200: HealthOut, **errors(422, 429)})
 def health(request: HttpRequest, warm: bool = False) -> dict[str, Any]:
     """Liveness for load balancers: database reachable, ticker's last beat."""
     with connection.cursor() as cur:
@@ -60,7 +75,7 @@ def health(request: HttpRequest, warm: bool = False) -> dict[str, Any]:
     return {"status": "ok", "ticker_beat": beat_at, "grids": grids}
 
 
-@api.get("/me", response=MeOut, auth=API_AUTH, tags=["accounts"])
+@api.get("/me", response={200: MeOut, **errors(401, 429)}, auth=API_AUTH, tags=["accounts"])
 def me(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     return {

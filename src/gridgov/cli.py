@@ -6,6 +6,8 @@ gridgov grids import FILE | export [FILE]
 gridgov locate LON LAT [--crs wgs84|gcj02|bd09]
 gridgov bench locate
 gridgov audit verify
+gridgov totp USER [--code]
+gridgov adminpost grant|revoke|list
 gridgov <any Django command>, e.g. migrate, createsuperuser, shell
 """
 

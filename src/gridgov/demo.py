@@ -13,6 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from gridgov.accounts import totp
 from gridgov.accounts.models import Post, User
 from gridgov.accounts.roles import Role
 from gridgov.core import audit, workcal
@@ -204,6 +205,8 @@ def load_accounts(password: str) -> list[DemoAccount]:
         Post.objects.get_or_create(
             user=user, org_unit=units[acc.unit_code], role=acc.role, scope_code=acc.scope
         )
+        if acc.role in settings.TOTP_REQUIRED_ROLES:
+            totp.enrol(user)  # printed by `gridgov demo`, so the account stays easy to try
         loaded.append(acc)
     return loaded
 

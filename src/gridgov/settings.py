@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gridgov.core.middleware.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -104,8 +105,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "gridgov.accounts.middleware.SessionLimitMiddleware",
+    "gridgov.accounts.middleware.PasswordExpiryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gridgov.core.middleware.SecurityHeadersMiddleware",
+    # Innermost, so its 429 pages get the security headers and it sees views' TooManyRequests.
+    "gridgov.core.throttle.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "gridgov.urls"
@@ -173,12 +178,104 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+# ---- Sign-in security (issue 6): lockout, rate limits, passwords, TOTP, session lifetime ----
+# See docs/operations.md, "Sign-in security". Rates are "COUNT/PERIOD", PERIOD like 60s, m, 15m, h.
+
+
+def rate(text: str) -> tuple[int, int]:
+    """'20/10m' -> (20, 600): at most 20 in any fixed window of 10 minutes."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    count, _sep, period = text.strip().partition("/")
+    factor = units.get(period[-1:], 1)
+    number = period[:-1] if period[-1:] in units else period
+    return int(count), int(number or 1) * factor
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# Client address for per-address limits and the audit: REMOTE_ADDR, or behind these reverse
+# proxies the X-Forwarded-For entry they appended.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+
+AUTHENTICATION_BACKENDS = ["gridgov.accounts.signin.GuardedBackend"]
+LOGIN_URL = "admin:login"
+
+# Lockout: this many failures within the window lock the account (or, with PER_ADDRESS, the
+# account from that address only) for LOCKOUT_SECONDS; the password is not checked while locked.
+LOGIN_LOCKOUT_FAILURES = int(env("LOCKOUT_FAILURES", "5"))
+LOGIN_LOCKOUT_WINDOW = int(env("LOCKOUT_WINDOW_SECONDS", "1800"))
+LOGIN_LOCKOUT_SECONDS = int(env("LOCKOUT_SECONDS", "1800"))
+LOGIN_LOCKOUT_PER_ADDRESS = env_bool("LOCKOUT_PER_ADDRESS")
+# Failures of one account from all addresses together; beyond it the account locks everywhere.
+LOGIN_ACCOUNT_FAILURE_RATE = rate(env("LOGIN_ACCOUNT_FAILURE_RATE", "100/h"))
+# Failures from one address (all accounts); beyond it the address gets 429.
+LOGIN_ADDRESS_FAILURE_RATE = rate(env("LOGIN_ADDRESS_FAILURE_RATE", "50/15m"))
+# Unknown or revoked API bearer tokens from one address; beyond it 429.
+API_BAD_TOKEN_RATE = rate(env("API_BAD_TOKEN_RATE", "20/10m"))
+# Per-address limits on paths (core/throttle.py RateLimitMiddleware), whatever the outcome.
+# Sign-in: generous enough for a centre of ~50 operators behind one NAT at shift start.
+RATE_LIMIT_RULES = [
+    {
+        "name": "login",
+        "methods": ["POST"],
+        "path": r"^/(admin|accounts)/login/",
+        "rate": rate(env("LOGIN_RATE", "60/m")),
+    },
+    {
+        "name": "public",
+        "methods": ["POST"],
+        "path": r"^/api/v1/public/",
+        "rate": rate(env("PUBLIC_RATE", "20/h")),
+    },
 ]
+
+# Password profiles: "assessor" (等保 assessors' expectation, the default) or "asvs" (OWASP ASVS:
+# long passwords, no composition rule, no forced rotation).
+PASSWORD_PROFILES: dict[str, dict[str, int]] = {
+    "assessor": {"min_length": 8, "min_classes": 3, "history": 5, "expiry_days": 90},
+    "asvs": {"min_length": 12, "min_classes": 0, "history": 5, "expiry_days": 0},
+}
+PASSWORD_PROFILE = env("PASSWORD_PROFILE", "assessor")
+if PASSWORD_PROFILE not in PASSWORD_PROFILES:
+    raise ImproperlyConfigured(f"GRIDGOV_PASSWORD_PROFILE must be one of {list(PASSWORD_PROFILES)}")
+PASSWORD_HISTORY = PASSWORD_PROFILES[PASSWORD_PROFILE]["history"]
+PASSWORD_EXPIRY_DAYS = int(
+    env("PASSWORD_EXPIRY_DAYS", str(PASSWORD_PROFILES[PASSWORD_PROFILE]["expiry_days"]))
+)
+
+
+def password_validators(profile: str) -> list[dict[str, object]]:
+    rules = PASSWORD_PROFILES[profile]
+    django_v, ours = "django.contrib.auth.password_validation.", "gridgov.accounts.passwords."
+    validators: list[dict[str, object]] = [
+        {
+            "NAME": django_v + "MinimumLengthValidator",
+            "OPTIONS": {"min_length": rules["min_length"]},
+        },
+        {"NAME": ours + "NotContainingUsernameValidator"},
+        {"NAME": django_v + "UserAttributeSimilarityValidator"},
+        {"NAME": django_v + "CommonPasswordValidator"},
+        {"NAME": ours + "HistoryValidator", "OPTIONS": {"count": rules["history"]}},
+    ]
+    if rules["min_classes"]:
+        options = {"min_classes": rules["min_classes"]}
+        validators.insert(1, {"NAME": ours + "CharacterClassesValidator", "OPTIONS": options})
+    return validators
+
+
+AUTH_PASSWORD_VALIDATORS = password_validators(PASSWORD_PROFILE)
+
+# Second factor: accounts holding a post of these roles (and anyone enrolled) sign in with TOTP.
+TOTP_REQUIRED_ROLES = env_list(
+    "TOTP_REQUIRED_ROLES", "sys_admin,security_admin,audit_admin,centre_leader,leader"
+)
+TOTP_ISSUER = env("TOTP_ISSUER", "gridgov")
+
+# A session ends this long after sign-in however active it is (idle expiry: SESSION_COOKIE_AGE).
+SESSION_ABSOLUTE_SECONDS = int(env("SESSION_ABSOLUTE_SECONDS", str(12 * 3600)))
+# ---- end of sign-in security ----
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
@@ -207,6 +304,18 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Audit log: where anchors of the chain's head go (outside the data directory in production),
+# and how long rows stay before they may be moved out under a checkpoint (days, at least 184).
+AUDIT_ANCHOR_FILE = env("AUDIT_ANCHOR_FILE")
+AUDIT_RETENTION_DAYS = int(env("AUDIT_RETENTION_DAYS", "184"))
+if AUDIT_RETENTION_DAYS < 184:
+    raise ImproperlyConfigured("GRIDGOV_AUDIT_RETENTION_DAYS may not be below 184 (six months)")
+if DEPLOYMENT == "production":
+    _anchor = Path(AUDIT_ANCHOR_FILE).resolve() if AUDIT_ANCHOR_FILE else DATA_DIR
+    if _anchor == DATA_DIR or DATA_DIR in _anchor.parents:
+        raise ImproperlyConfigured(
+            "production needs GRIDGOV_AUDIT_ANCHOR_FILE outside the data directory"
+        )
 # How often a process re-checks whether grids were redrawn by another process (seconds).
 LOCATOR_STAMP_TTL = float(env("LOCATOR_STAMP_TTL", "5"))
 TICKER_INTERVAL = float(env("TICKER_INTERVAL", "5"))
@@ -219,8 +328,15 @@ UPLOAD_IMAGE_MAX_BYTES = 10 * 2**20
 UPLOAD_IMAGE_MAX_PIXELS = 40_000_000
 UPLOAD_AUDIO_MAX_BYTES = 5 * 2**20
 UPLOAD_AUDIO_MAX_SECONDS = 120
-DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 2**20
-FILE_UPLOAD_MAX_MEMORY_SIZE = 12 * 2**20
+# Request bodies: refused from their Content-Length before anything is read (first matching
+# path prefix wins). An upload is a photo (10 MB) plus the multipart envelope.
+REQUEST_BODY_LIMITS = [
+    ("/api/v1/attachments", UPLOAD_IMAGE_MAX_BYTES + 2**20),
+    ("/api/", 2**20),
+    ("/admin/", 5 * 2**20),
+]
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20  # everything in a body that is not a file
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_IMAGE_MAX_BYTES + 2**20
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,9 @@ class Role(models.TextChoices):
     SYS_ADMIN = "sys_admin", _("system administrator")
     SECURITY_ADMIN = "security_admin", _("security administrator")
     AUDIT_ADMIN = "audit_admin", _("audit administrator")
+    # An account a channel (WeChat official account, Open311 gateway, the public web page)
+    # uses to report for the public; it reads nothing.
+    CHANNEL = "channel", _("channel account")
 
 
 # 三员分立: no account may hold two of these.
@@ -58,13 +61,18 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     "event": {
         Role.GRID_WORKER: _READ,
         Role.GRID_LEADER: _READ,
-        Role.OPERATOR: _READ,
-        Role.CENTRE_LEADER: _READ,
+        # Seat operators phone reporters back (回访), so they may unmask them, with a reason.
+        Role.OPERATOR: _READ | {"unmask"},
+        Role.CENTRE_LEADER: _READ | {"unmask"},
         Role.DEPT_HANDLER: _READ,  # narrowed to their unit's events (events.apps)
         Role.LEADER: _READ,
     },
     "audit": {
         Role.AUDIT_ADMIN: frozenset({"view", "list", "search", "export", "stats"}),
+    },
+    # Sign-in lockouts: security policy is the security administrator's (accounts/signin.py).
+    "signin": {
+        Role.SECURITY_ADMIN: frozenset({"view", "list", "change"}),
     },
 }
 

@@ -21,6 +21,9 @@ M = TypeVar("M", bound=models.Model)
 # model label -> (resource name in roles.PERMISSIONS, code field or None for unscoped resources,
 #                 longest prefix meaningful for that field)
 _REGISTRY: dict[str, tuple[str, str | None, int]] = {}
+# model label -> further code fields a row is also reachable by, e.g. an event dispatched to
+# another grid is seen by that grid's workers as well as by those of the grid it lies in.
+_ALSO: dict[str, tuple[str, ...]] = {}
 # (resource, role) -> extra condition for a post of that role, e.g. a department handler sees
 # only the events assigned to their own unit, not every event in their jurisdiction.
 _NARROW: dict[tuple[str, str], Callable[[Any], Q]] = {}
@@ -30,8 +33,15 @@ def narrow(resource: str, role: str, condition: Callable[[Any], Q]) -> None:
     _NARROW[(resource, role)] = condition
 
 
-def register(model: type[models.Model], resource: str, field: str | None, max_len: int) -> None:
+def register(
+    model: type[models.Model],
+    resource: str,
+    field: str | None,
+    max_len: int,
+    also: tuple[str, ...] = (),
+) -> None:
     _REGISTRY[model._meta.label_lower] = (resource, field, max_len)
+    _ALSO[model._meta.label_lower] = also
 
 
 def upper_bound(prefix: str) -> str:
@@ -80,10 +90,12 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
         return queryset.none()
     if field is None:
         return queryset
+    fields = (field, *_ALSO.get(queryset.model._meta.label_lower, ()))
     plain = [p.scope_code[:max_len] for p in posts if (resource, p.role) not in _NARROW]
     q = Q()
     for prefix in collapse(plain):
-        q |= code_range(field, prefix)
+        for f in fields:
+            q |= code_range(f, prefix)
     for p in posts:
         extra = _NARROW.get((resource, p.role))
         if extra is not None:

@@ -50,3 +50,7 @@ class TooManyRequests(ServiceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, int(retry_after))
+
+    def detail(self) -> list[dict[str, object]]:
+        # The request as a whole is refused, not a field of its body.
+        return [{"loc": ["request"], "msg": self.message, "type": type(self).__name__}]

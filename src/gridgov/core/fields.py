@@ -9,7 +9,7 @@ from django.db import models
 from . import crypto
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Stored as SM4-GCM ciphertext, read back as text. It cannot be searched or compared in
     the database: pair it with a blind index (``crypto.blind_index``) where lookups are needed.
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import EncryptedTextField
+
 
 class AuditLog(models.Model):
     """One append-only, hash-chained row per state change, login, sensitive read or export.
@@ -181,3 +183,84 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} → {self.recipient}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create, kept so a replay answers exactly the same.
+
+    Keys belong to their caller: (owner, operation, key) is unique, where the owner is the
+    account (``user:12``) or the channel that speaks for the public (``wechat:<appid>``). The
+    answer may carry a secret for the reporter, so it is stored encrypted.
+    """
+
+    owner = models.CharField(max_length=80)
+    operation = models.CharField(max_length=32)
+    key = models.CharField(max_length=80)
+    request_hash = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    response = EncryptedTextField()
+    object_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "operation", "key"], name="idempotency_key_per_owner"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.operation} {self.key}"
+
+
+class RateCounter(models.Model):
+    """One fixed window of a rate limit (core/throttle.py): ``hits`` so far for ``ident``.
+
+    Shared by every worker process; incremented with one atomic upsert. Rows are purged once
+    their window has passed."""
+
+    name = models.CharField(max_length=40)
+    ident = models.CharField(max_length=200)
+    window_start = models.BigIntegerField()  # epoch seconds
+    hits = models.PositiveIntegerField(default=0)
+    expires_at = models.BigIntegerField()  # epoch seconds
+
+    class Meta:
+        verbose_name = _("rate counter")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "ident", "window_start"], name="ratecounter_one_per_window"
+            )
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="ratecounter_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.ident} {self.hits}"
+
+
+class AuditCheckpoint(models.Model):
+    """Where the audit log was cut: rows up to ``seq`` were moved out to an archive file after
+    the retention period, and the chain now starts after ``hash``. Signed with the audit key
+    and chained to the previous checkpoint, so neither can be forged by a database writer;
+    append-only like the log itself (database triggers)."""
+
+    seq = models.BigIntegerField(_("last sequence number moved out"), unique=True)
+    hash = models.CharField(max_length=64)
+    first_seq = models.BigIntegerField(_("first sequence number moved out"))
+    rows = models.BigIntegerField(_("rows moved out"))
+    before = models.DateTimeField(_("rows older than"))
+    archive_name = models.CharField(_("archive file"), max_length=200)
+    archive_sha256 = models.CharField(max_length=64)
+    at = models.DateTimeField(_("time"))
+    prev_signature = models.CharField(max_length=64)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("audit checkpoint")
+        verbose_name_plural = _("audit checkpoints")
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"checkpoint at seq {self.seq}"

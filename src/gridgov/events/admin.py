@@ -1,10 +1,12 @@
 from typing import Any
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.scope import can
 from gridgov.core.admin_base import CityDataAdmin, ReadOnlyScopedAdmin
 
+from . import presenters
 from .models import Category, Event, IntakeConfig, TimeLimit
 
 
@@ -63,3 +65,19 @@ class EventAdmin(ReadOnlyScopedAdmin):
     list_filter = ("state", "urgency", "supervision", "channel")
     search_fields = ("code", "title")
     show_full_result_count = False
+    # Personal data appears only as the presenters mask it (the same rule as the API).
+    exclude = (
+        "reporter_name",
+        "reporter_phone",
+        "reporter_openid",
+        "reporter_phone_index",
+        "reporter_openid_index",
+        "reporter_secret_hash",
+        "request_hash",
+        "client_id",
+    )
+    readonly_fields = ("reporter",)
+
+    @admin.display(description=_("reporter"))
+    def reporter(self, obj: Event) -> str:
+        return presenters.reporter_masked(obj)

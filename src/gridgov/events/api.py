@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gridgov.accounts.auth import API_AUTH
-from gridgov.core.errors import NotFound
+from gridgov.core.errors import Invalid, NotFound
+from gridgov.core.schema import MAX_OFFSET, errors
+from gridgov.core.text import Text
 
-from . import queries, services
+from . import presenters, queries, services
 from .attachments import do_upload
-from .intake import Report, do_intake, reporter_secret
-from .models import Event
+from .intake import Report, do_intake
 from .workflow import RULES
 
 router = Router(auth=API_AUTH, tags=["events"])
@@ -30,23 +31,29 @@ else:
     ActionName = Literal[tuple(sorted(a for a in RULES if a != "cancel"))]
 
 
+KEY_DOC = (
+    "Idempotency key (8-80 printable ASCII characters, a UUID is ideal). Required: here or in "
+    "the Idempotency-Key header. Keys belong to the caller; a replay answers exactly the same."
+)
+
+
 class ReportIn(Schema):
-    client_id: str | None = Field(None, description="or the Idempotency-Key header")
+    client_id: str | None = Field(None, min_length=8, max_length=80, description=KEY_DOC)
     channel: Literal["web", "wechat", "open311", "app", "phone"]
-    title: str = Field(..., min_length=1, max_length=100)
-    description: str = Field(..., min_length=1, max_length=4000)
+    title: Text = Field(..., min_length=1, max_length=100)
+    description: Text = Field(..., min_length=1, max_length=4000)
     lon: float = Field(..., ge=-180, le=180)
     lat: float = Field(..., ge=-90, le=90)
     crs: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    address: str = Field("", max_length=200)
-    category: str | None = Field(None, max_length=8)
+    address: Text = Field("", max_length=200)
+    category: str | None = Field(None, pattern=r"^\d{4}$")
     urgency: Literal["normal", "urgent"] = "normal"
-    reporter_name: str = Field("", max_length=64)
-    reporter_phone: str = Field("", max_length=20)
-    reporter_openid: str = Field("", max_length=64)
+    reporter_name: Text = Field("", max_length=64)
+    reporter_phone: str = Field("", pattern=r"^\+?[0-9 -]{0,20}$")
+    reporter_openid: Text = Field("", max_length=64)
     attachments: list[UUID] = Field(default_factory=list, max_length=9)
     resolved_on_spot: bool = False
-    note: str = Field("", max_length=2000)
+    note: Text = Field("", max_length=2000)
 
 
 class ReceiptOut(Schema):
@@ -124,14 +131,16 @@ class EventPage(Schema):
 
 
 class ActionIn(Schema):
-    expected_version: int | None = Field(None, description="refuse if the event changed since")
-    note: str = Field("", max_length=2000)
-    reason: str = Field("", max_length=2000)
-    category: str | None = Field(None, max_length=8)
+    expected_version: int | None = Field(
+        None, ge=0, le=2**31 - 1, description="refuse if the event changed since"
+    )
+    note: Text = Field("", max_length=2000)
+    reason: Text = Field("", max_length=2000)
+    category: str | None = Field(None, pattern=r"^\d{4}$")
     urgency: Literal["normal", "urgent"] | None = None
     target_grid: str | None = Field(None, pattern=r"^\d{15}$")
-    target_unit: str | None = Field(None, max_length=32)
-    parent: str | None = Field(None, max_length=24)
+    target_unit: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,32}$")
+    parent: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,24}$")
     amount: Decimal | None = Field(None, gt=0, le=1000)
     unit: Literal["min", "h", "wh", "wd"] | None = None
     satisfaction: int | None = Field(None, ge=1, le=5)
@@ -143,110 +152,60 @@ class CancelIn(Schema):
     reporter_secret: str = Field(..., max_length=64)
 
 
+class UnmaskIn(Schema):
+    reason: Text = Field(..., min_length=2, max_length=200, description="why you need to see it")
+
+
+class ReporterOut(Schema):
+    name: str
+    phone: str
+    openid: str
+
+
 class EventFilter(Schema):
     limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
     state: str = Field("", pattern=r"^[a-z_,]*$", max_length=200)
     category: str = Field("", pattern=r"^\d{0,4}$")
     under: str = Field("", pattern=r"^\d{0,15}$")
     supervision: Literal["", "yellow", "red"] = ""
-    q: str = Field("", max_length=50)
+    q: Text = Field("", max_length=50)
 
 
-def _assignee(e: Event) -> str:
-    if e.assignee_kind == "grid":
-        return e.assignee_grid
-    return e.assignee_unit.name if e.assignee_unit_id and e.assignee_unit else ""
-
-
-def _row(e: Event) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "code": e.code,
-        "title": e.title,
-        "state": e.state,
-        "category": e.category.code if e.category_id and e.category else None,
-        "urgency": e.urgency,
-        "grid_code": e.grid_code,
-        "handling_level": e.handling_level,
-        "supervision": e.supervision,
-        "due_at": e.due_at,
-        "reported_at": e.reported_at,
-        "assignee": _assignee(e),
-        "version": e.version,
-    }
-
-
-def _detail(e: Event) -> dict[str, Any]:
-    reporter = queries.mask_name(e.reporter_name)
-    if e.reporter_phone:
-        reporter = f"{reporter} {queries.mask_phone(e.reporter_phone)}".strip()
-    return {
-        **_row(e),
-        "description": e.description,
-        "address": e.address,
-        "lon": e.lon,
-        "lat": e.lat,
-        "channel": e.channel,
-        "reporter": reporter,
-        "receiving_centre": e.receiving_centre.name,
-        "location_uncertain": e.location_uncertain,
-        "rework_count": e.rework_count,
-        "return_count": e.return_count,
-        "merged_count": e.merged_count,
-        "extension_count": e.extension_count,
-        "satisfaction": e.satisfaction,
-        "parent": e.parent.code if e.parent_id and e.parent else None,
-        "duplicate_candidates": e.duplicate_candidates,
-        "timeline": [
-            {
-                "seq": t.seq,
-                "at": t.at,
-                "actor": t.actor_label,
-                "action": t.action,
-                "from_state": t.from_state,
-                "to_state": t.to_state,
-                "note": t.note,
-                "data": t.data,
-            }
-            for t in e.timeline.order_by("seq")
-        ],
-        "attachments": list(e.attachments.all()),
-    }
-
-
-def _receipt(e: Event) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "code": e.code,
-        "state": e.state,
-        "grid_code": e.grid_code,
-        "receiving_centre": e.receiving_centre.name,
-        "location_uncertain": e.location_uncertain,
-        "due_at": e.due_at,
-        "duplicate_candidates": e.duplicate_candidates,
-        "reporter_secret": reporter_secret(e),
-    }
-
-
-@router.post("/events", response={201: ReceiptOut}, summary="Report an event (every channel)")
-def report(request: HttpRequest, body: ReportIn) -> Status[dict[str, Any]]:
-    """Idempotent on `client_id` (or the `Idempotency-Key` header): a replay answers the same;
-    the same key with a different body is 409. The answer comes after the commit."""
-    client_id = body.client_id or request.headers.get("Idempotency-Key", "")
+@router.post(
+    "/events",
+    response={201: ReceiptOut, **errors()},
+    summary="Report an event (every channel)",
+)
+def report(
+    request: HttpRequest,
+    body: ReportIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=KEY_DOC),
+) -> Status[dict[str, Any]]:
+    """Staff report inside the area they serve; channel accounts for the public. Idempotent on
+    `client_id` or the `Idempotency-Key` header: a replay answers exactly the first answer, the
+    same key with a different body is 409. The answer comes after the commit."""
+    client_id = body.client_id or idempotency_key or ""
+    if not client_id:
+        raise Invalid({"client_id": "required here or in the Idempotency-Key header"})
     data = body.dict(exclude={"client_id"})
     data["attachments"] = [str(a) for a in body.attachments]
-    event, _created = do_intake(Report(**data), client_id, request.user)
-    return Status(201, _receipt(event))
+    return Status(201, do_intake(Report(**data), client_id, request.user).receipt)
 
 
-@router.post("/attachments", response={201: AttachmentOut})
-def upload(request: HttpRequest, file: File[UploadedFile], client_id: Form[str]) -> Status[Any]:
-    att, _ = do_upload(file.read(), file.name or "", client_id, request.user)
-    return Status(201, att)
+@router.post("/attachments", response={201: AttachmentOut, **errors()})
+def upload(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    client_id: str = Form(..., min_length=8, max_length=80, description=KEY_DOC),
+) -> Status[Any]:
+    """A photo (≤ 10 MB, ≤ 40 MP) or a voice recording (AMR/MP3/AAC, ≤ 5 MB, ≤ 120 s); typed by
+    content, re-encoded, metadata removed. Idempotent per caller on `client_id`."""
+    answer, _ = do_upload(file, file.name or "", client_id, request.user)
+    return Status(201, answer)
 
 
-@router.get("/events", response=EventPage)
+@router.get("/events", response={200: EventPage, **errors()})
 def list_events(request: HttpRequest, f: Query[EventFilter]) -> dict[str, Any]:
     qs = queries.events(
         request.user,
@@ -257,20 +216,30 @@ def list_events(request: HttpRequest, f: Query[EventFilter]) -> dict[str, Any]:
         supervision=f.supervision,
         q=f.q,
     )
-    return {"count": qs.count(), "items": [_row(e) for e in qs[f.offset : f.offset + f.limit]]}
+    items = [presenters.row(e) for e in qs[f.offset : f.offset + f.limit]]
+    return {"count": qs.count(), "items": items}
 
 
-@router.get("/events/{event_id}", response=EventDetail)
+@router.get("/events/{event_id}", response={200: EventDetail, **errors()})
 def event_detail(request: HttpRequest, event_id: str) -> dict[str, Any]:
-    e = queries.events(request.user, "view").filter(**services.event_key(event_id)).first()
+    e = queries.event(request.user, event_id)
     if e is None:
         raise NotFound()
-    return _detail(e)
+    return presenters.detail(e, request.user)
+
+
+@router.post(
+    "/events/{event_id}/reporter",
+    response={200: ReporterOut, **errors()},
+    summary="Unmask the reporter (permission, reason and an audit row)",
+)
+def unmask_reporter(request: HttpRequest, event_id: str, body: UnmaskIn) -> dict[str, str]:
+    return services.do_unmask_reporter(event_id, request.user, body.reason)
 
 
 @router.post(
     "/events/{event_id}/{action}",
-    response=EventDetail,
+    response={200: EventDetail, **errors()},
     summary="Take a workflow action (see the rule table in the docs)",
 )
 def take_action(
@@ -283,10 +252,10 @@ def take_action(
 
 @public.post(
     "/events/{code}/cancel",
-    response=EventOut,
+    response={200: EventOut, **errors()},
     auth=None,
     summary="The reporter withdraws a report not yet registered",
 )
 def cancel(request: HttpRequest, code: str, body: CancelIn) -> dict[str, Any]:
     event = services.do_cancel_by_reporter(code, body.reporter_secret)
-    return _row(event)
+    return presenters.row(event)

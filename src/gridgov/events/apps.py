@@ -14,6 +14,14 @@ class EventsConfig(AppConfig):
         from . import signals, sla  # noqa: F401  (grid redraw hook, ticker jobs)
         from .models import Event
 
-        scope.register(Event, "event", "grid_code", 15)
+        # An event is seen where it lies and, once dispatched to a grid, by that grid too.
+        scope.register(Event, "event", "grid_code", 15, also=("assignee_grid",))
+        from gridgov.core import rotation
+        from gridgov.core.personal import normalize_phone
+
+        rotation.BLIND_INDEXES += [
+            ("events.event", "reporter_phone_index", "reporter_phone", "phone", normalize_phone),
+            ("events.event", "reporter_openid_index", "reporter_openid", "openid", str.strip),
+        ]
         # A department handler sees the events dispatched to their own unit only.
         scope.narrow("event", "dept_handler", lambda post: Q(assignee_unit_id=post.org_unit_id))

@@ -1,20 +1,24 @@
-"""Uploads: type decided by content, never by name; photos re-encoded (which drops EXIF and GPS);
-voice accepted as AMR, MP3 or AAC within the size and duration limits."""
+"""Uploads: type decided by content, never by name; photos re-encoded into a fresh image (which
+drops EXIF, GPS, comments, XMP and ICC); voice accepted as AMR, MP3, AAC or M4A within the size and
+duration limits, keeping only the audio frames (MP3/AAC) or blanking the metadata boxes (M4A)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gridgov.core.errors import Conflict, Invalid
+from gridgov.core import idempotency
+from gridgov.core.errors import Forbidden, Invalid
 
 from .models import Attachment
 
@@ -22,6 +26,33 @@ IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 # AMR frame sizes in bytes (without the 1-byte header) by frame type; None = invalid type.
 AMR_NB = [12, 13, 15, 17, 19, 20, 26, 31, 5, None, None, None, None, None, None, 0]
 AMR_WB = [17, 23, 32, 36, 40, 46, 50, 58, 60, 5, None, None, None, None, 0, 0]
+
+# MPEG audio bitrates in kbit/s by (MPEG-1?, layer bits: 3 = I, 2 = II, 1 = III) and index 1..14.
+MP3_BITRATES = {
+    (True, 3): [32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448],
+    (True, 2): [32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384],
+    (True, 1): [32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320],
+    (False, 3): [32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256],
+    (False, 2): [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+    (False, 1): [8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160],
+}
+# Sample rates by version bits (0 = MPEG-2.5, 2 = MPEG-2, 3 = MPEG-1) and index 0..2.
+MP3_HZ = {0: [11025, 12000, 8000], 2: [22050, 24000, 16000], 3: [44100, 48000, 32000]}
+ADTS_HZ = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350]
+# Fewer consecutive frames than this is no recording (and makes a false sync in junk unlikely).
+MIN_FRAMES = 10
+# How far past the ID3v2 tags the first frame may start; bounds the work spent on junk.
+SYNC_SEARCH_BYTES = 64 * 1024
+AUDIO_TYPES = {
+    "mp3": ("audio/mpeg", "mp3"),
+    "aac": ("audio/aac", "aac"),
+    "m4a": ("audio/mp4", "m4a"),
+}
+# MP4 boxes that hold tags, location (©xyz), XMP or leftovers: blanked in place, since removing
+# bytes would move the audio that chunk offsets point at.
+MP4_BLANK = {b"udta", b"meta", b"uuid", b"free", b"skip"}
+MP4_TIMES = {b"mvhd", b"tkhd", b"mdhd"}  # creation and modification times of the recording
+MP4_TREE: dict[bytes, Any] = {b"moov": {b"trak": {b"mdia": {}}}}  # the only containers we enter
 
 
 @dataclass
@@ -56,13 +87,16 @@ def _image(data: bytes) -> Media:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            im: Image.Image = Image.open(io.BytesIO(data))
             if im.format not in IMAGE_FORMATS:
                 raise _bad(f"unsupported image format {im.format}")
             w, h = im.size
             if w * h > settings.UPLOAD_IMAGE_MAX_PIXELS:
                 raise _bad("photos may have at most 40 megapixels")
             im.load()
+            # Honour the phone's orientation before the EXIF that carries it is dropped.
+            im = ImageOps.exif_transpose(im)
+            w, h = im.size
     except (
         UnidentifiedImageError,
         OSError,
@@ -72,9 +106,17 @@ def _image(data: bytes) -> Media:
         Image.DecompressionBombWarning,
     ):
         raise _bad("not a readable photo or voice recording") from None
+    return Media("image", "image/jpeg", _reencode(im), "jpg", w, h)
+
+
+def _reencode(im: Image.Image) -> bytes:
+    """JPEG of the pixels only: the JPEG encoder copies what it finds in im.info or im.encoderinfo
+    (comments, and more in other Pillow versions), so it gets a fresh image that has neither."""
+    clean = Image.new("RGB", im.size)
+    clean.paste(im.convert("RGB"))
     out = io.BytesIO()
-    im.convert("RGB").save(out, "JPEG", quality=85, optimize=True)  # no exif= → metadata gone
-    return Media("image", "image/jpeg", out.getvalue(), "jpg", w, h)
+    clean.save(out, "JPEG", quality=85, optimize=True)
+    return out.getvalue()
 
 
 def _amr_duration(data: bytes) -> float:
@@ -105,34 +147,159 @@ def _audio(data: bytes, kind: str) -> Media:
 
 
 def _tagged_audio(data: bytes, kind: str) -> tuple[float, str, str, bytes]:
-    """MP3/AAC/M4A via mutagen: duration, and the file with its tags removed."""
-    from mutagen.aac import AAC
-    from mutagen.mp3 import MP3
+    """MP3/AAC: only the audio frames; M4A: metadata boxes blanked. Duration, type and the file."""
+    if kind == "m4a":
+        data = _blank_mp4_metadata(data)
+        duration = _mp4_duration(data)
+    else:
+        kind, data, duration = _audio_frames(data)  # an ID3-tagged file may hold MP3 or ADTS
+    ctype, ext = AUDIO_TYPES[kind]
+    return duration, ctype, ext, data
+
+
+class _Frame(NamedTuple):
+    length: int
+    samples: int
+    rate: int
+    stream: tuple[int, ...]  # header fields that stay the same for every frame of one stream
+
+
+def _mpeg_frame(data: bytes, pos: int) -> _Frame | None:
+    """The MPEG audio frame header at pos, if it is one whose length the header tells."""
+    if pos + 4 > len(data) or data[pos] != 0xFF or data[pos + 1] & 0xE0 != 0xE0:
+        return None
+    b1, b2 = data[pos + 1], data[pos + 2]
+    version, layer = (b1 >> 3) & 3, (b1 >> 1) & 3
+    bitrate_i, rate_i, padding = b2 >> 4, (b2 >> 2) & 3, (b2 >> 1) & 1
+    # reserved version or layer, free-format (unknown length) or bad bitrate, reserved rate
+    if version == 1 or layer == 0 or bitrate_i in (0, 15) or rate_i == 3:
+        return None
+    mpeg1 = version == 3
+    bitrate = MP3_BITRATES[(mpeg1, layer)][bitrate_i - 1] * 1000
+    rate = MP3_HZ[version][rate_i]
+    if layer == 3:  # layer I counts in 4-byte slots
+        samples, length = 384, (12 * bitrate // rate + padding) * 4
+    else:
+        samples = 1152 if mpeg1 or layer == 2 else 576
+        length = samples // 8 * bitrate // rate + padding
+    return _Frame(length, samples, rate, (version, layer, rate_i))
+
+
+def _adts_frame(data: bytes, pos: int) -> _Frame | None:
+    """The ADTS (AAC) frame header at pos, if it is one."""
+    if pos + 7 > len(data) or data[pos] != 0xFF or data[pos + 1] & 0xF6 != 0xF0:
+        return None
+    h = data[pos : pos + 7]
+    rate_i = (h[2] >> 2) & 0x0F
+    length = ((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5)
+    header = 7 if h[1] & 1 else 9  # 2 more bytes when a CRC follows
+    if rate_i >= len(ADTS_HZ) or length <= header:
+        return None
+    channels = ((h[2] & 1) << 2) | (h[3] >> 6)
+    samples = 1024 * ((h[6] & 3) + 1)  # 1024 per raw data block, almost always one block
+    return _Frame(length, samples, ADTS_HZ[rate_i], (h[1] & 0x08, h[2] >> 6, rate_i, channels))
+
+
+def _walk(
+    data: bytes, pos: int, parse: Callable[[bytes, int], _Frame | None]
+) -> tuple[int, int, float]:
+    """Whole frames of one stream from pos, up to anything else: (end, frames, seconds)."""
+    first = parse(data, pos)
+    if first is None:
+        return pos, 0, 0.0
+    end, frames, samples = pos, 0, 0
+    while (frame := parse(data, end)) is not None and frame.stream == first.stream:
+        if end + frame.length > len(data):  # a cut-off last frame is not kept
+            break
+        end, frames, samples = end + frame.length, frames + 1, samples + frame.samples
+    return end, frames, samples / first.rate  # one stream has one sample rate
+
+
+def _after_id3v2(data: bytes) -> int:
+    """Where the audio may start: past any ID3v2 tags at the front."""
+    pos = 0
+    while data[pos : pos + 3] == b"ID3" and len(data) >= pos + 10:
+        size = data[pos + 6 : pos + 10]
+        if any(b & 0x80 for b in size):  # sizes are synchsafe: 7 bits a byte
+            break
+        footer = 10 if data[pos + 5] & 0x10 else 0
+        pos += 10 + footer + sum(b << (7 * (3 - i)) for i, b in enumerate(size))
+    return pos
+
+
+def _audio_frames(data: bytes) -> tuple[str, bytes, float]:
+    """The first run of MP3 or ADTS frames; tags (ID3v1/v2, APE, Lyrics3) and junk are dropped."""
+    start = _after_id3v2(data)
+    limit = min(len(data), start + SYNC_SEARCH_BYTES)
+    pos = data.find(b"\xff", start, limit)
+    while pos != -1:
+        for kind, parse in (("mp3", _mpeg_frame), ("aac", _adts_frame)):
+            end, frames, seconds = _walk(data, pos, parse)
+            if frames >= MIN_FRAMES:
+                return kind, data[pos:end], seconds
+        pos = data.find(b"\xff", pos + 1, limit)
+    raise _bad("not a readable photo or voice recording")
+
+
+def _mp4_boxes(data: bytes, start: int, end: int, top: bool) -> list[tuple[bytes, int, int, int]]:
+    """(type, box start, payload start, box end) of the boxes filling data[start:end]; refuses
+    bad sizes."""
+    boxes, pos = [], start
+    while pos < end:
+        if end - pos < 8:
+            raise _bad("damaged M4A recording")
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:  # 64-bit size follows the type
+            if end - pos < 16:
+                raise _bad("damaged M4A recording")
+            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0 and top:  # the last box runs to the end of the file
+            size = end - pos
+        if size < header or pos + size > end:
+            raise _bad("damaged M4A recording")
+        boxes.append((kind, pos, pos + header, pos + size))
+        pos += size
+    return boxes
+
+
+def _blank_mp4_metadata(data: bytes) -> bytes:
+    buf = bytearray(data)
+    _blank_boxes(buf, 0, len(buf), MP4_TREE)
+    return bytes(buf)
+
+
+def _blank_boxes(buf: bytearray, start: int, end: int, tree: dict[bytes, Any]) -> None:
+    """Metadata boxes become zero-filled `free` boxes of the same size; recording times zeroed."""
+    for kind, box_start, payload, box_end in _mp4_boxes(buf, start, end, top=start == 0):
+        if kind in MP4_BLANK:
+            buf[box_start + 4 : box_start + 8] = b"free"  # the size (32 or 64 bit) stays
+            buf[payload:box_end] = bytes(box_end - payload)
+        elif kind in MP4_TIMES:
+            _zero_times(buf, payload, box_end)
+        elif kind in tree:
+            _blank_boxes(buf, payload, box_end, tree[kind])
+
+
+def _zero_times(buf: bytearray, payload: int, end: int) -> None:
+    """Creation and modification times follow version and flags: 4 bytes each (v0) or 8 (v1)."""
+    width = {0: 4, 1: 8}.get(buf[payload] if payload < end else -1)
+    if width is None or end - payload < 4 + 2 * width:
+        raise _bad("damaged M4A recording")
+    buf[payload + 4 : payload + 4 + 2 * width] = bytes(2 * width)
+
+
+def _mp4_duration(data: bytes) -> float:
     from mutagen.mp4 import MP4
 
-    buf = io.BytesIO(data)
-    reader: Any = {"mp3": MP3, "aac": AAC, "m4a": MP4}[kind]
     try:
-        audio = reader(buf)
+        audio: Any = MP4(io.BytesIO(data))
         duration = float(audio.info.length or 0)
     except Exception:  # mutagen raises many types for damaged files
         duration = 0.0
     if duration <= 0:
         raise _bad("not a readable photo or voice recording")
-    if audio.tags is not None:
-        try:
-            buf.seek(0)
-            audio.delete(buf)
-            data = buf.getvalue()
-        except Exception:
-            raise _bad("could not strip the recording's metadata") from None
-    ctypes = {
-        "mp3": ("audio/mpeg", "mp3"),
-        "aac": ("audio/aac", "aac"),
-        "m4a": ("audio/mp4", "m4a"),
-    }
-    ctype, ext = ctypes[kind]
-    return duration, ctype, ext, data
+    return duration
 
 
 def inspect(data: bytes) -> Media:
@@ -142,33 +309,81 @@ def inspect(data: bytes) -> Media:
     return _image(data) if kind == "image?" else _audio(data, kind)
 
 
-def do_upload(data: bytes, name: str, client_id: str, actor: Any = None) -> tuple[Attachment, bool]:
-    """Store one checked upload; idempotent on the client id."""
-    if not 8 <= len(client_id or "") <= 80:
-        raise Invalid({"client_id": "8 to 80 characters"})
+OPERATION = "attachment.upload"
+
+
+def read_capped(upload: Any) -> bytes:
+    """The upload's bytes, refusing before reading when it is larger than any accepted file."""
+    limit = max(settings.UPLOAD_IMAGE_MAX_BYTES, settings.UPLOAD_AUDIO_MAX_BYTES)
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise _bad(f"files may be at most {limit // 2**20} MB")
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise _bad(f"files may be at most {limit // 2**20} MB")
+    return bytes(data)
+
+
+def describe(att: Attachment) -> dict[str, Any]:
+    return {
+        "id": att.id,
+        "kind": att.kind,
+        "content_type": att.content_type,
+        "size": att.size,
+        "width": att.width,
+        "height": att.height,
+        "duration_s": att.duration_s,
+    }
+
+
+def do_upload(
+    upload: Any, name: str, client_id: str, actor: Any = None, *, owner: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Store one checked upload (bytes or an uploaded file); idempotent per caller on the client
+    id. Returns the answer (the same on every replay) and whether this call stored it."""
+    client_id = idempotency.check_key(client_id)
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        raise Forbidden("sign in to upload")
+    owner = owner or (idempotency.owner_of(actor) if actor is not None else "channel:upload")
+    data = upload if isinstance(upload, bytes) else read_capped(upload)
     digest = hashlib.sha256(data).hexdigest()
-    existing = Attachment.objects.filter(client_id=client_id).first()
-    if existing is not None:
-        if existing.request_hash != digest:
-            raise Conflict("this client id was used for a different file", "client_id")
-        return existing, False
+    found = idempotency.lookup(owner, OPERATION, client_id, digest)
+    if found is not None:
+        return found.body, False
     media = inspect(data)
     try:
         with transaction.atomic():
-            att = Attachment(
-                client_id=client_id,
-                request_hash=digest,
-                kind=media.kind,
-                content_type=media.content_type,
-                size=len(media.data),
-                width=media.width,
-                height=media.height,
-                duration_s=media.duration_s,
-                original_name=(name or "")[:120],
-                uploaded_by=actor if getattr(actor, "pk", None) else None,
+            att = _store(media, client_id, digest, name, actor)
+            answer = idempotency.remember(
+                owner, OPERATION, client_id, digest, 201, describe(att), att.pk
             )
-            att.file.save(f"{att.id}.{media.ext}", ContentFile(media.data), save=False)
-            att.save(force_insert=True)
     except IntegrityError:
-        return do_upload(data, name, client_id, actor)
-    return att, True
+        found = idempotency.lookup(owner, OPERATION, client_id, digest)
+        if found is None:
+            raise
+        return found.body, False
+    return answer.body, True
+
+
+def _store(media: Media, client_id: str, digest: str, name: str, actor: Any) -> Attachment:
+    att = Attachment(
+        client_id=client_id,
+        request_hash=digest,
+        kind=media.kind,
+        content_type=media.content_type,
+        size=len(media.data),
+        width=media.width,
+        height=media.height,
+        duration_s=media.duration_s,
+        original_name=_safe_name(name),
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+    )
+    att.file.save(f"{att.id}.{media.ext}", ContentFile(media.data), save=False)
+    att.save(force_insert=True)
+    return att
+
+
+def _safe_name(name: str) -> str:
+    """The client's file name, for people only: no path, no control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    return "".join(ch for ch in base if ch.isprintable())[:120]

@@ -4,9 +4,8 @@ operator phone entry. Idempotent on the client's id; the answer is sent only aft
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import math
+import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -16,9 +15,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, refcache
-from gridgov.core.errors import Conflict, Forbidden, Invalid
+from gridgov.accounts.roles import Role
+from gridgov.accounts.scope import active_posts, restrict
+from gridgov.core import audit, idempotency, refcache
+from gridgov.core.crypto import blind_index
+from gridgov.core.errors import Forbidden, Invalid
+from gridgov.core.personal import normalize_phone
+from gridgov.core.text import control_errors
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import metres_per_degree
 
@@ -28,6 +31,16 @@ from .workflow import FIELD, OPEN, State
 
 DUPLICATE_RADIUS_M = 50.0
 DUPLICATE_WINDOW = timedelta(hours=24)
+
+
+OPERATION = "event.report"
+# Who may report: staff inside their own scope, and channel accounts (WeChat, Open311, the
+# public web page) for the public, inside the area they serve. Administrators, auditors,
+# analysts, mediators and department handlers do not report events.
+REPORT_ROLES = frozenset(
+    {Role.GRID_WORKER, Role.GRID_LEADER, Role.OPERATOR, Role.CENTRE_LEADER, Role.CHANNEL}
+)
+PUBLIC_CHANNELS = frozenset({"web", "wechat", "open311"})
 
 
 @dataclass
@@ -49,19 +62,32 @@ class Report:
     note: str = ""
 
     def fingerprint(self) -> str:
-        body = json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(body.encode()).hexdigest()
+        return idempotency.fingerprint(asdict(self))
 
 
-def reporter_secret(event: Event) -> str:
-    """A receipt secret for the reporter (to follow or withdraw the report); derived, not stored,
-    so a replayed request gets the same answer."""
-    mac = hmac.new(settings.SECRET_KEY.encode(), f"reporter:{event.pk}".encode(), "sha256")
-    return mac.hexdigest()[:24]
+@dataclass(frozen=True)
+class Intake:
+    """The event and the answer its reporter got (the same answer on every replay)."""
+
+    event: Event
+    receipt: dict[str, Any]
+    created: bool
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def validate(report: Report) -> dict[str, str]:
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = control_errors(
+        title=report.title,
+        description=report.description,
+        address=report.address,
+        reporter_name=report.reporter_name,
+        reporter_phone=report.reporter_phone,
+        reporter_openid=report.reporter_openid,
+        note=report.note,
+    )
     if report.channel not in Event.Channel.values:
         errors["channel"] = f"one of {', '.join(Event.Channel.values)}"
     if not 1 <= len(report.title.strip()) <= 100:
@@ -78,41 +104,71 @@ def validate(report: Report) -> dict[str, str]:
         errors["urgency"] = "normal or urgent"
     if len(report.address) > 200:
         errors["address"] = "at most 200 characters"
-    if report.reporter_phone and not report.reporter_phone.replace("-", "").isdigit():
+    if len(report.reporter_name) > 64:
+        errors["reporter_name"] = "at most 64 characters"
+    if len(report.reporter_openid) > 64:
+        errors["reporter_openid"] = "at most 64 characters"
+    phone = report.reporter_phone.replace("-", "").replace(" ", "").removeprefix("+")
+    if report.reporter_phone and not (phone.isdigit() and phone.isascii() and len(phone) <= 20):
         errors["reporter_phone"] = "digits only"
     if len(report.attachments) > 9:
         errors["attachments"] = "at most 9 attachments"
     return errors
 
 
-def do_intake(report: Report, client_id: str, actor: Any = None) -> tuple[Event, bool]:
-    """Register a report; returns (event, created). A replay returns the same event; the same
-    client id with a different body is a conflict. Raises Invalid with field messages."""
-    client_id = (client_id or "").strip()
-    if not 8 <= len(client_id) <= 80:
-        raise Invalid({"client_id": "8 to 80 characters (a UUID is ideal)"})
+def do_intake(
+    report: Report, client_id: str, actor: Any = None, *, owner: str | None = None
+) -> Intake:
+    """Register a report. A replay of the same key by the same caller answers exactly what the
+    first request was answered; the same key with a different body is a conflict. Keys belong
+    to their caller: ``owner`` is the signed-in account, or the channel that speaks for the
+    public when trusted code (a channel adapter, ``actor=None``) calls. Raises Invalid with
+    field messages, Forbidden when the caller may not report there."""
+    client_id = idempotency.check_key(client_id)
+    owner = owner or _owner(actor, report)
     fingerprint = report.fingerprint()
-    existing = Event.objects.filter(client_id=client_id).first()
-    if existing is not None:
-        return _replay(existing, fingerprint), False
+    found = idempotency.lookup(owner, OPERATION, client_id, fingerprint)
+    if found is not None:
+        return _replayed(found)
     errors = validate(report)
     if errors:
         raise Invalid(errors)
     event, route = _prepare(report, client_id, fingerprint, actor)  # reads, outside the lock
     try:
         with transaction.atomic():
-            return _create(event, route, report, actor), True
+            return _create(event, route, report, actor, owner)
     except IntegrityError:
-        existing = Event.objects.filter(client_id=client_id).first()
-        if existing is None:
+        found = idempotency.lookup(owner, OPERATION, client_id, fingerprint)
+        if found is None:
             raise
-        return _replay(existing, fingerprint), False
+        return _replayed(found)
 
 
-def _replay(event: Event, fingerprint: str) -> Event:
-    if event.request_hash != fingerprint:
-        raise Conflict("this client id was used for a different report", "client_id")
-    return event
+def _owner(actor: Any, report: Report) -> str:
+    if actor is None:
+        return f"channel:{report.channel}"
+    if not getattr(actor, "is_authenticated", False):
+        raise Forbidden("sign in to report")
+    return idempotency.owner_of(actor)
+
+
+def _replayed(answer: idempotency.Answer) -> Intake:
+    event = Event.objects.select_related("receiving_centre").get(pk=answer.object_id)
+    return Intake(event, answer.body, created=False)
+
+
+def authorise_report(actor: Any, report: Report, grid_code: str) -> None:
+    """Staff report inside their scope; channel accounts report for the public channels."""
+    if actor is None:
+        return  # trusted code: a channel adapter or a command
+    posts = [p for p in active_posts(actor) if p.role in REPORT_ROLES]
+    if not posts:
+        raise Forbidden("your posts do not report events")
+    covering = [p for p in posts if grid_code.startswith(p.scope_code)]
+    if not covering:
+        raise Forbidden("this location lies outside the area you serve", "location")
+    if all(p.role == Role.CHANNEL for p in covering) and report.channel not in PUBLIC_CHANNELS:
+        raise Invalid({"channel": f"a channel account reports as {', '.join(PUBLIC_CHANNELS)}"})
 
 
 def _category(report: Report) -> Category | None:
@@ -145,6 +201,7 @@ def _prepare(
         route = routing.route(report.lon, report.lat, report.crs, report.urgency == "urgent")
     except routing.RoutingError as exc:
         raise Invalid({exc.field: str(exc)}) from None
+    authorise_report(actor, report, route.grid_code)
     now = timezone.now()
     loc = route.location
     event = Event(
@@ -154,6 +211,8 @@ def _prepare(
         reporter_name=report.reporter_name,
         reporter_phone=report.reporter_phone,
         reporter_openid=report.reporter_openid,
+        reporter_phone_index=blind_index("phone", normalize_phone(report.reporter_phone)),
+        reporter_openid_index=blind_index("openid", report.reporter_openid.strip()),
         reported_by=actor if getattr(actor, "pk", None) else None,
         title=report.title.strip(),
         description=report.description.strip(),
@@ -182,11 +241,14 @@ def _prepare(
     return event, route
 
 
-def _create(event: Event, route: routing.Route, report: Report, actor: Any) -> Event:
-    """The writes, in one short transaction."""
+def _create(event: Event, route: routing.Route, report: Report, actor: Any, owner: str) -> Intake:
+    """The writes, in one short transaction: event, first timeline row, attachments, outbox,
+    audit row and the answer kept for replays."""
     now = event.reported_at
     loc = route.location
     event.code = _next_code(now)
+    secret = secrets.token_urlsafe(18)
+    event.reporter_secret_hash = secret_hash(secret)
     event.save(force_insert=True)
     TimelineEntry.objects.create(
         event=event,
@@ -212,7 +274,42 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any) -> E
         obj=event,
         detail={"channel": report.channel, "grid": event.grid_code},
     )
-    return event
+    answer = idempotency.remember(
+        owner,
+        OPERATION,
+        event.client_id,
+        event.request_hash,
+        201,
+        _receipt(event, actor, secret),
+        event.pk,
+    )
+    return Intake(event, answer.body, created=True)
+
+
+def _receipt(event: Event, actor: Any, secret: str) -> dict[str, Any]:
+    """What the reporter is told: the case number, where it went, the first deadline, the
+    duplicates the caller may see, and the secret to follow or withdraw the report."""
+    return {
+        "id": event.pk,
+        "code": event.code,
+        "state": event.state,
+        "grid_code": event.grid_code,
+        "receiving_centre": event.receiving_centre.name,
+        "location_uncertain": event.location_uncertain,
+        "due_at": event.due_at,
+        "duplicate_candidates": visible_codes(actor, event.duplicate_candidates),
+        "reporter_secret": secret,
+    }
+
+
+def visible_codes(user: Any, codes: list[str]) -> list[str]:
+    """The case numbers among ``codes`` that ``user`` may see (none for the public)."""
+    if not codes or user is None:
+        return []
+    seen = set(
+        restrict(Event.objects.filter(code__in=codes), user, "view").values_list("code", flat=True)
+    )
+    return [c for c in codes if c in seen]
 
 
 def _self_resolved(event: Event, report: Report, actor: Any, now: Any) -> None:
@@ -240,7 +337,9 @@ def _claim_attachments(event: Event, ids: list[str], actor: Any) -> None:
     if not ids:
         return
     unique = list(dict.fromkeys(ids))
-    found = Attachment.objects.filter(pk__in=unique, event__isnull=True)
+    uploader = actor if getattr(actor, "pk", None) else None
+    # Only the caller's own uploads: an attachment id seen elsewhere cannot be claimed.
+    found = Attachment.objects.filter(pk__in=unique, event__isnull=True, uploaded_by=uploader)
     if found.count() != len(unique):
         raise Invalid({"attachments": "unknown or already used attachment ids"})
     found.update(event=event)

@@ -176,7 +176,8 @@ class Event(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     code = models.CharField(_("case number"), max_length=24, unique=True)
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
-    client_id = models.CharField(_("client id"), max_length=80, unique=True)
+    # The reporter's idempotency key; unique per caller in core.IdempotencyRecord, not here.
+    client_id = models.CharField(_("client id"), max_length=80)
     request_hash = models.CharField(max_length=64)
     # Reporter: encrypted at rest (SM4), shown masked (presenters), searchable only by the
     # blind indexes (keyed hashes) of phone and openid.
@@ -334,7 +335,7 @@ class Attachment(models.Model):
         AUDIO = "audio", _("voice")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    client_id = models.CharField(max_length=80, unique=True)
+    client_id = models.CharField(max_length=80)  # unique per uploader: core.IdempotencyRecord
     request_hash = models.CharField(max_length=64)
     kind = models.CharField(max_length=6, choices=Kind.choices)
     content_type = models.CharField(max_length=40)

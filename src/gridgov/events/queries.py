@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -37,9 +38,19 @@ def events(
     return qs.order_by("-reported_at")
 
 
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else ("*" * len(phone))
+def event(user: Any, event_id: Any, action: str = "view") -> Event | None:
+    """One event by UUID or case number, if ``user`` may ``action`` it (else None → 404)."""
+    qs = restrict(Event.objects.all(), user, action).select_related(
+        "category", "receiving_centre", "assignee_unit", "parent"
+    )
+    return qs.filter(**event_key(event_id)).first()
 
 
-def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else ""
+def event_key(event_id: Any) -> dict[str, Any]:
+    """Events are addressed by UUID or by case number."""
+    if isinstance(event_id, uuid.UUID):
+        return {"pk": event_id}
+    try:
+        return {"pk": uuid.UUID(str(event_id))}
+    except ValueError:
+        return {"code": str(event_id)[:24]}

@@ -9,7 +9,6 @@ changes, then write with ``UPDATE … WHERE version = v`` so a concurrent action
 from __future__ import annotations
 
 import hmac
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from gridgov.accounts.models import Post
+from gridgov.accounts.roles import allowed
 from gridgov.accounts.scope import active_posts, restrict
 from gridgov.core import audit
 from gridgov.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -27,7 +27,7 @@ from gridgov.core.workcal import UNITS
 from gridgov.orgs.models import OrgUnit
 from gridgov.regions.models import Grid
 
-from . import routing, sla
+from . import presenters, queries, routing, sla
 from .models import Approval, Attachment, Category, Event, TimelineEntry
 from .workflow import CLOCKED, FIELD, OPS, Rule, State, Who, next_level, rule
 
@@ -209,19 +209,8 @@ def act(event_id: Any, action: str, user: Any, inp: Input | None = None) -> Even
     return event
 
 
-def event_key(event_id: Any) -> dict[str, Any]:
-    """Events are addressed by UUID or by case number."""
-    if isinstance(event_id, uuid.UUID):
-        return {"pk": event_id}
-    try:
-        return {"pk": uuid.UUID(str(event_id))}
-    except ValueError:
-        return {"code": str(event_id)}
-
-
 def _load(event_id: Any, user: Any) -> Event:
-    qs = restrict(Event.objects.all(), user, "view").select_related("receiving_centre")
-    event = qs.filter(**event_key(event_id)).first()
+    event = queries.event(user, event_id)
     if event is None:
         raise NotFound()
     return event
@@ -333,9 +322,12 @@ def _target(ctx: Ctx) -> None:
     """Set the assignee from the input, or from the category's default route."""
     e, inp = ctx.event, ctx.inp
     if inp.target_grid:
+        # A centre sends work only inside the area it runs: a township centre to its own
+        # township's grids, a county centre within the county (the event's handling level).
+        area = e.grid_code[: LEVEL_CODE_LENGTH[e.handling_level]]
         grid = Grid.objects.filter(code=inp.target_grid, effective_to__isnull=True).first()
-        if grid is None or not grid.code.startswith(e.grid_code[:6]):
-            raise Invalid({"target_grid": "no such grid in the event's county"})
+        if grid is None or not grid.code.startswith(area):
+            raise Invalid({"target_grid": f"no such grid in the area this centre runs ({area})"})
         e.assignee_kind, e.assignee_grid, e.assignee_unit = "grid", grid.code, None
     elif inp.target_unit:
         unit = OrgUnit.objects.filter(code=inp.target_unit, active=True).first()
@@ -555,12 +547,14 @@ HANDLERS: dict[str, Callable[[Ctx], None]] = {
 
 
 def do_cancel_by_reporter(code: str, secret: str) -> Event:
-    """The citizen withdraws a report not yet registered; the secret came with the receipt."""
-    from .intake import reporter_secret
+    """The citizen withdraws a report not yet registered; the secret came with the receipt.
+    A wrong secret answers exactly like an unknown case number."""
+    from .intake import secret_hash
 
     with transaction.atomic():
         event = Event.objects.filter(code=code).first()
-        if event is None or not hmac.compare_digest(reporter_secret(event), secret or ""):
+        given = secret_hash(secret or "")
+        if event is None or not hmac.compare_digest(event.reporter_secret_hash, given):
             raise NotFound()
         r = rule("cancel")
         if State(event.state) not in r.sources:
@@ -573,6 +567,38 @@ def do_cancel_by_reporter(code: str, secret: str) -> Event:
         timeline(event, "cancel", None, None, now, before["state"], "reporter withdrew the report")
         audit.record("event.cancel", obj=event, detail={"by": "reporter"})
     return event
+
+
+# ----------------------------------------------------------------------------- personal data
+
+
+def do_unmask_reporter(event_id: Any, user: Any, reason: str) -> dict[str, str]:
+    """Show who reported: needs the unmask permission on the event and a reason, and leaves an
+    audit row in the same transaction as the read."""
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise Invalid({"reason": "say why you need the reporter's identity"})
+    if queries.event(user, event_id, "view") is None:
+        raise NotFound()
+    with transaction.atomic():
+        event = queries.event(user, event_id, "unmask")
+        if event is None:
+            raise Forbidden("you may not see who reported this event")
+        audit.record(
+            "event.unmask_reporter",
+            actor=user,
+            post_id=_unmask_post(user, event),
+            obj=event,
+            detail={"reason": reason[:200]},
+        )
+        return presenters.reporter_unmasked(event)
+
+
+def _unmask_post(user: Any, event: Event) -> int | None:
+    for p in active_posts(user):
+        if allowed("event", p.role, "unmask") and event.grid_code.startswith(p.scope_code):
+            return int(p.pk)
+    return None
 
 
 # ----------------------------------------------------------------------------- ticker actions

@@ -12,6 +12,8 @@ from ninja import Field, Query, Router, Schema
 
 from gridgov.accounts.auth import API_AUTH
 from gridgov.core import audit
+from gridgov.core.schema import PageParams, errors
+from gridgov.core.text import Text
 from gridgov.geo.crs import CRS
 from gridgov.geo.locator import get_locator
 
@@ -62,21 +64,16 @@ class GridPage(Page):
     items: list[GridOut]
 
 
-class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
-
-
 class RegionFilter(PageParams):
     level: int | None = Field(None, ge=1, le=5)
     under: str = Field("", pattern=r"^\d{0,12}$")
-    q: str = Field("", max_length=50)
+    q: Text = Field("", max_length=50)
 
 
 class GridFilter(PageParams):
     under: str = Field("", pattern=r"^\d{0,15}$")
     kind: Grid.Kind | None = None
-    q: str = Field("", max_length=50)
+    q: Text = Field("", max_length=50)
 
 
 class LocateParams(Schema):
@@ -91,27 +88,27 @@ class LocateOut(Schema):
     kind: str
     inside: bool
     distance_m: float
-    wgs84: tuple[float, float]
+    wgs84: list[float] = Field(..., min_length=2, max_length=2, description="[lon, lat]")
 
 
-@router.get("/regions", response=RegionPage)
+@router.get("/regions", response={200: RegionPage, **errors()})
 def list_regions(request: HttpRequest, f: Query[RegionFilter]) -> dict[str, Any]:
     qs = queries.regions(request.user, "list", level=f.level, under=f.under, q=f.q)
     return {"count": qs.count(), "items": list(qs[f.offset : f.offset + f.limit])}
 
 
-@router.get("/regions/{code}", response=RegionOut)
+@router.get("/regions/{code}", response={200: RegionOut, **errors()})
 def region_detail(request: HttpRequest, code: str) -> Region:
     return get_object_or_404(queries.regions(request.user, "view"), code=code)
 
 
-@router.get("/grids", response=GridPage)
+@router.get("/grids", response={200: GridPage, **errors()})
 def list_grids(request: HttpRequest, f: Query[GridFilter]) -> dict[str, Any]:
     qs = queries.grids(request.user, "list", under=f.under, kind=f.kind or "", q=f.q)
     return {"count": qs.count(), "items": list(qs[f.offset : f.offset + f.limit])}
 
 
-@router.get("/grids/export", response=dict[str, Any])
+@router.get("/grids/export", response={200: dict[str, Any], **errors()})
 def export(request: HttpRequest, under: str = Query("", pattern=r"^\d{0,15}$")) -> dict[str, Any]:
     """Current grids in the caller's scope as GeoJSON; every export is audited."""
     data = export_grids(queries.grids(request.user, "export", under=under))
@@ -125,17 +122,17 @@ def export(request: HttpRequest, under: str = Query("", pattern=r"^\d{0,15}$")) 
     return data
 
 
-@router.get("/grids/stats", response=dict[str, int])
+@router.get("/grids/stats", response={200: dict[str, int], **errors()})
 def stats(request: HttpRequest, under: str = Query("", pattern=r"^\d{0,15}$")) -> dict[str, int]:
     return queries.grid_stats(request.user, under)
 
 
-@router.get("/grids/{code}", response=GridDetail)
+@router.get("/grids/{code}", response={200: GridDetail, **errors()})
 def grid_detail(request: HttpRequest, code: str) -> Grid:
     return get_object_or_404(queries.grids(request.user, "view"), code=code)
 
 
-@router.get("/locate", response=LocateOut)
+@router.get("/locate", response={200: LocateOut, **errors()})
 def locate(request: HttpRequest, p: Query[LocateParams]) -> dict[str, Any]:
     """The grid at a point, if it lies in the caller's scope (otherwise 404)."""
     hit = get_locator().locate(p.lon, p.lat, p.crs)

@@ -1,0 +1,86 @@
+"""Session rules beyond Django's: an absolute lifetime, and a forced change of an expired password.
+
+Idle expiry is Django's (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); the session id
+changes at sign-in (django.contrib.auth.login cycles the key). Bearer-token API calls carry no
+session and are left alone by both middlewares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .passwords import expired
+
+SIGNED_IN_AT = "gridgov_signed_in_at"
+LOGOUT_REASON = "_gridgov_logout_reason"
+
+
+def stamp_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """user_logged_in receiver: when this session signed in, for the absolute limit."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SIGNED_IN_AT] = int(timezone.now().timestamp())
+
+
+def _bearer(request: HttpRequest) -> bool:
+    return request.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
+class SessionLimitMiddleware:
+    """Sign a session out ``SESSION_ABSOLUTE_SECONDS`` after it signed in, however active.
+    A session without a sign-in time (made before this rule) counts as expired."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated and self._expired(request):
+            setattr(request, LOGOUT_REASON, "session_limit")
+            logout(request)  # audited by core.signals; the request goes on anonymous
+        return self.get_response(request)
+
+    def _expired(self, request: HttpRequest) -> bool:
+        limit = int(settings.SESSION_ABSOLUTE_SECONDS)
+        signed_in = request.session.get(SIGNED_IN_AT)
+        if limit <= 0:
+            return False
+        if not isinstance(signed_in, int):
+            return True
+        return timezone.now().timestamp() - signed_in > limit
+
+
+def _exempt_paths() -> tuple[str, ...]:
+    names = ("admin:password_change", "admin:password_change_done", "admin:logout")
+    return (*(reverse(n) for n in names), settings.STATIC_URL or "/static/")
+
+
+class PasswordExpiryMiddleware:
+    """A session user whose password expired may only change it: pages redirect to the
+    password change page, session API calls get 403."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not self._must_change(request):
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            message = _("Your password has expired. Change it before going on.")
+            body = {"detail": [{"loc": ["request"], "msg": message, "type": "PasswordExpired"}]}
+            return JsonResponse(body, status=403)
+        return redirect("admin:password_change")
+
+    def _must_change(self, request: HttpRequest) -> bool:
+        if _bearer(request) or not request.user.is_authenticated:
+            return False
+        if request.path.startswith(_exempt_paths()):
+            return False
+        return expired(request.user)

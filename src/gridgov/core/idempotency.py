@@ -1,0 +1,91 @@
+"""Idempotent creates: every create carries a client key, and a replay answers what the first
+request was answered, byte for byte, even after the object moved on.
+
+    found = idempotency.lookup(owner, "event.report", key, fingerprint)
+    if found: return found                      # the first answer (or Conflict on another body)
+    with transaction.atomic():
+        obj = ...create...
+        answer = idempotency.remember(owner, "event.report", key, fingerprint, 201, body, obj.pk)
+
+``remember`` runs in the creating transaction, so the object and its answer commit together; two
+racing first requests collide on the unique key, the loser's transaction rolls back and it
+answers from the winner's record (``lookup`` again after IntegrityError).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.utils import timezone
+
+from .errors import Conflict, Invalid
+from .models import IdempotencyRecord
+
+KEY_MIN, KEY_MAX = 8, 80
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    object_id: str
+    replayed: bool
+
+
+def check_key(key: str, field: str = "client_id") -> str:
+    key = (key or "").strip()
+    if not KEY_MIN <= len(key) <= KEY_MAX or not key.isprintable() or not key.isascii():
+        raise Invalid({field: f"{KEY_MIN} to {KEY_MAX} printable ASCII characters (a UUID)"})
+    return key
+
+
+def fingerprint(payload: Any) -> str:
+    body = json.dumps(payload, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def owner_of(user: Any) -> str:
+    """Keys of a signed-in caller belong to that account."""
+    return f"user:{user.pk}"
+
+
+def lookup(
+    owner: str, operation: str, key: str, request_hash: str, field: str = "client_id"
+) -> Answer | None:
+    rec = IdempotencyRecord.objects.filter(owner=owner, operation=operation, key=key).first()
+    if rec is None:
+        return None
+    if rec.request_hash != request_hash:
+        raise Conflict("this key was used for a different request", field)
+    return Answer(rec.status, json.loads(rec.response), rec.object_id, replayed=True)
+
+
+def remember(
+    owner: str,
+    operation: str,
+    key: str,
+    request_hash: str,
+    status: int,
+    body: dict[str, Any],
+    object_id: Any,
+) -> Answer:
+    """Store the answer in the creating transaction; returns it as a replay would see it."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("idempotency.remember must run inside the creating transaction")
+    text = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
+    IdempotencyRecord.objects.create(
+        owner=owner,
+        operation=operation,
+        key=key,
+        request_hash=request_hash,
+        status=status,
+        response=text,
+        object_id=str(object_id),
+        created_at=timezone.now(),
+    )
+    return Answer(status, json.loads(text), str(object_id), replayed=False)
