@@ -433,3 +433,75 @@ def test_damaged_recordings_never_raise_anything_but_invalid() -> None:
         except Invalid:
             continue
         assert media.kind == "audio" and media.data and (media.duration_s or 0) > 0
+
+
+def test_an_amr_file_of_no_data_frames_is_not_a_recording() -> None:
+    """Issue 6 probe: "#!AMR" and 100 bytes of 0xFF passed as a 2-second recording."""
+    c = client("huiwen_gw8")
+    r = upload(c, b"#!AMR\n" + b"\xff" * 100, name="empty.amr")
+    assert r.status_code == 422
+
+
+def test_m4a_keeps_only_the_boxes_a_player_needs() -> None:
+    """Issue 6 probe: a ©xyz location deeper in the tree (minf/udta), an ID32 box in moov, a
+    vendor box at the top and the handler's name survived a list of boxes to blank."""
+    from mutagen.mp4 import MP4
+
+    raw, audio = m4a_bytes(4.0, "t", b"+1+1/")
+    deep = box(b"udta", box(b"\xa9xyz", struct.pack(">HH", 14, 0x15C7), b"+39.90+116.40/"))
+    raw = raw.replace(b"SoundHandler\0", b"13900000008\0\0")
+    # put the location inside minf and an ID32 box in moov; grow the sizes on the way
+    minf_at = raw.find(b"minf") - 4
+    raw = _insert(raw, minf_at + 8, deep, containers=[b"moov", b"trak", b"mdia", b"minf"])
+    raw = _insert(
+        raw,
+        raw.find(b"moov") + 4,
+        box(b"ID32", b"\0\0\0\0eng", b"ID3 13900000009"),
+        containers=[b"moov"],
+    )
+    raw += box(b"Xtra", b"13900000010")
+    assert MP4(io.BytesIO(raw)).info.length == pytest.approx(4.0)
+    att = upload(client("huiwen_gw8"), raw, name="deep.m4a")
+    stored = stored_bytes(att)
+    assert b"+39.90" not in stored and b"139000000" not in stored and b"Xtra" not in stored
+    assert MP4(io.BytesIO(stored)).info.length == pytest.approx(4.0)
+    offset = struct.unpack(">I", stored[stored.find(b"stco") + 12 :][:4])[0]
+    assert stored[offset : offset + len(audio)] == audio
+
+
+def _insert(raw: bytes, at: int, child: bytes, containers: list[bytes]) -> bytes:
+    """``child`` inserted at ``at``, the enclosing containers' sizes grown, stco moved on."""
+    out = bytearray(raw[:at] + child + raw[at:])
+    for kind in containers:
+        pos = out.find(kind) - 4
+        out[pos : pos + 4] = struct.pack(
+            ">I", struct.unpack(">I", out[pos : pos + 4])[0] + len(child)
+        )
+    stco = out.find(b"stco") + 12
+    old = struct.unpack(">I", out[stco : stco + 4])[0]
+    out[stco : stco + 4] = struct.pack(">I", old + len(child))
+    return bytes(out)
+
+
+def test_an_mp4_with_a_video_track_is_not_a_voice_recording() -> None:
+    raw, _ = m4a_bytes(4.0, "t", b"+1+1/")
+    r = upload(client("huiwen_gw8"), raw.replace(b"soun", b"vide"), name="video.m4a")
+    assert r.status_code == 422
+
+
+def test_uploads_are_rate_limited_per_account(settings: Any) -> None:
+    settings.UPLOAD_RATE = (2, 600)
+    c = client("huiwen_gw8")
+    assert upload(c, jpeg_bytes())["kind"] == "image"
+    assert upload(c, jpeg_bytes())["kind"] == "image"
+    r = upload(c, jpeg_bytes())
+    assert r.status_code == 429 and int(r["Retry-After"]) > 0
+    assert upload(client("huiwen_leader"), jpeg_bytes())["kind"] == "image"  # others unaffected
+
+
+def test_large_photos_are_stored_no_larger_than_the_configured_side(settings: Any) -> None:
+    settings.UPLOAD_IMAGE_MAX_SIDE = 1000
+    att = upload(client("huiwen_gw8"), jpeg_bytes((3000, 2000)))
+    assert (att["width"], att["height"]) == (1000, 667)
+    stored = Image.open(io.BytesIO(Attachment.objects.get(pk=att["id"]).file.read()))
+    assert stored.size == (1000, 667)

@@ -206,3 +206,28 @@ def test_head_tracks_the_last_row() -> None:
     rows = fill(3)
     head = AuditHead.objects.get(id=1)
     assert (head.seq, head.hash) == (rows[-1].seq, rows[-1].hash)
+
+
+@pytest.mark.parametrize("junk", ["x ² y z", "x 999999999 y z", "garbage", "a b c d e", "x 3 y ²²"])
+def test_junk_appended_to_the_anchor_file_neither_stops_anchoring_nor_crashes(junk: str) -> None:
+    """Issue 6 probe: one appended line stopped the ticker's anchoring and crashed verify."""
+    rows = fill(2)
+    ticker.tick()
+    with anchors.path().open("a") as f:
+        f.write(junk + "\n")
+    more = fill(1)
+    assert ticker.tick()["audit_anchor"] == 1  # still anchoring past the junk
+    assert anchors.read()[-1].seq == more[-1].seq and rows
+    found = kinds()
+    assert any(kind == "anchor" for _, kind in found)  # and the junk is named
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", stderr=err)
+    assert "forged or altered" in err.getvalue()
+
+
+def test_verify_warns_when_there_are_no_anchors_at_all() -> None:
+    fill(1)
+    err = StringIO()
+    call_command("audit", "verify", stdout=StringIO(), stderr=err)
+    assert "warning: no anchors" in err.getvalue()

@@ -324,3 +324,72 @@ def test_nul_bytes_in_an_action_and_a_search_are_refused() -> None:
     raw = json.dumps({"reporter_secret": "\u0000"})
     r = Client().post(f"/api/v1/public/events/{event.code}/cancel", raw, "application/json")
     assert r.status_code in (404, 422)
+
+
+def test_an_action_cannot_attach_someone_elses_upload() -> None:
+    from .test_attachments import jpeg_bytes, upload
+
+    theirs = upload(client("qiaoxi_operator"), jpeg_bytes())
+    event = in_state("in_progress")
+    r = act(
+        client("huiwen_gw8"), event.code, "report_result", note="已处置", attachments=[theirs["id"]]
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "attachments"]
+    mine = upload(client("huiwen_gw8"), jpeg_bytes())
+    ok(
+        act(
+            client("huiwen_gw8"),
+            event.code,
+            "report_result",
+            note="已处置",
+            attachments=[mine["id"]],
+        )
+    )
+
+
+@pytest.mark.parametrize("unit", ["C1301", "C130104", "C130105001"])
+def test_a_centre_cannot_send_work_up_or_sideways_as_a_dispatch(unit: str) -> None:
+    """Sending to a higher centre is escalation (with its reason), not a dispatch."""
+    event = in_state("registered")
+    r = act(client("hongqi_operator"), event.code, "dispatch", target_unit=unit)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "target_unit"]
+    # the township's own centre remains the territorial fallback (属地兜底)
+    done = ok(act(client("hongqi_operator"), event.code, "dispatch", target_unit="C130104008"))
+    assert done["state"] == "dispatched"
+
+
+@pytest.mark.parametrize(
+    "reason", ["\u202e\u202e回访", "ok\u200b\u200b", "\u200b\u200b\u200b", "  "]
+)
+def test_a_reason_must_show_something_and_carry_no_direction_override(reason: str) -> None:
+    receipt = ok(post(client("hongqi_operator"), body()), 201)
+    url = f"/api/v1/events/{receipt['code']}/reporter"
+    r = client("hongqi_operator").post(url, {"reason": reason}, content_type="application/json")
+    assert r.status_code == 422
+    event = in_state("reported")
+    r = act(client("hongqi_operator"), event.code, "reject", reason=reason)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "reason"
+
+
+def test_every_api_error_is_json_even_the_ones_django_makes() -> None:
+    c = client("hongqi_operator")
+    for r, status in [
+        (c.get("/api/v1/no-such-thing"), 404),
+        (c.delete("/api/v1/events"), 405),
+        (c.generic("POST", "/api/v1/attachments", b"--x\r\nbroken", "multipart/form-data"), 400),
+        (Client(enforce_csrf_checks=True).get("/api/v1/me"), 401),
+    ]:
+        assert r.status_code in (status, 422), (r.status_code, r.content[:200])
+        assert r["Content-Type"].startswith("application/json"), r.content[:200]
+        assert "detail" in r.json()
+    assert "GET" in c.delete("/api/v1/events")["Allow"]
+
+
+def test_a_chunked_body_is_refused_with_411_rather_than_read_as_empty() -> None:
+    r = client("hongqi_operator").post(
+        "/api/v1/events",
+        b"{}",
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert r.status_code == 411 and r.json()["detail"][0]["type"] == "LengthRequired"

@@ -200,3 +200,31 @@ def test_ordinary_accounts_stay_manageable() -> None:
     assert r.status_code == 302, r.content.decode()[:2000]
     assert Post.objects.filter(user=target, role="operator").exists()
     assert isinstance(c, Client)
+
+
+def test_a_token_cannot_be_handed_to_another_account_and_revoking_is_audited() -> None:
+    """Issue 6 probe: the token admin let the owner be changed, so a grid worker's token
+    could be given to a city centre leader (bypassing that leader's second factor)."""
+    from gridgov.accounts.models import ApiToken, User
+    from gridgov.core.models import AuditLog
+
+    from .conftest import login
+
+    worker = User.objects.get(username="huiwen_gw8")
+    leader = User.objects.get(username="city_leader")
+    token, _ = ApiToken.issue(worker, "phone")
+    c = login("sysadmin")
+    url = f"/admin/accounts/apitoken/{token.pk}/change/"
+    r = c.post(url, {"name": "renamed", "user": leader.pk, "revoked": "on"})
+    assert r.status_code == 302, r.content.decode()[:500]
+    token.refresh_from_db()
+    assert token.user_id == worker.pk and token.name == "phone" and token.revoked
+    row = AuditLog.objects.filter(action="admin.change", object_type="accounts.apitoken").latest(
+        "seq"
+    )
+    assert row.object_id == str(token.pk) and row.actor_name == "sysadmin"
+    admin_token, _ = ApiToken.issue(User.objects.get(username="auditadmin"), "x")
+    assert c.get(f"/admin/accounts/apitoken/{admin_token.pk}/change/").status_code == 200
+    c.post(f"/admin/accounts/apitoken/{admin_token.pk}/change/", {"revoked": "on"})
+    admin_token.refresh_from_db()
+    assert not admin_token.revoked  # administrators' tokens are read-only too

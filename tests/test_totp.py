@@ -160,3 +160,17 @@ def test_demo_prints_how_each_account_signs_in() -> None:
         assert secret in text and f"otpauth://totp/gridgov%3A{name}?secret={secret}" in text
     assert not TotpDevice.objects.filter(user__username="city_operator").exists()
     assert "gridgov totp USERNAME --code" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", ["１２３４５６", "١٢٣٤٥٦", "12345６"])
+def test_non_ascii_digits_are_a_plain_failure_not_an_error(code: str) -> None:
+    """A right password with Unicode digits once crashed (500), telling the password was right."""
+    admin = user_with_post("security_admin", "130104", is_staff=True)
+    admin.set_password(PASSWORD)
+    admin.save()
+    totp.enrol(admin)
+    with time_machine.travel(START, tick=False):
+        r = sign_in(Client(), admin.username, PASSWORD, code=code)
+        assert r.status_code == 200 and not signed_in(r)
+        assert len(Lockout.objects.get(key=account_key(admin.username)).failures) == 1

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gridgov.core.middleware.ApiJsonErrorsMiddleware",
     "gridgov.core.middleware.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,6 +215,8 @@ LOGIN_ACCOUNT_FAILURE_RATE = rate(env("LOGIN_ACCOUNT_FAILURE_RATE", "100/h"))
 LOGIN_ADDRESS_FAILURE_RATE = rate(env("LOGIN_ADDRESS_FAILURE_RATE", "50/15m"))
 # Unknown or revoked API bearer tokens from one address; beyond it 429.
 API_BAD_TOKEN_RATE = rate(env("API_BAD_TOKEN_RATE", "20/10m"))
+# Uploads per account (a grid worker documenting many events stays far below it).
+UPLOAD_RATE = rate(env("UPLOAD_RATE", "120/10m"))
 # Per-address limits on paths (core/throttle.py RateLimitMiddleware), whatever the outcome.
 # Sign-in: generous enough for a centre of ~50 operators behind one NAT at shift start.
 RATE_LIMIT_RULES = [
@@ -326,6 +329,10 @@ CASE_PREFIX = env("CASE_PREFIX", "SJZ")
 # Upload limits (shared/reference/security.md)
 UPLOAD_IMAGE_MAX_BYTES = 10 * 2**20
 UPLOAD_IMAGE_MAX_PIXELS = 40_000_000
+# Photos are stored at most this long on their long side (4096 px ≈ 12 MP is ample evidence), and
+# decoded one at a time per process, so a burst of 40 MP photos cannot exhaust a worker.
+UPLOAD_IMAGE_MAX_SIDE = int(env("UPLOAD_IMAGE_MAX_SIDE", "4096"))
+UPLOAD_DECODES_PER_PROCESS = int(env("UPLOAD_DECODES_PER_PROCESS", "1"))
 UPLOAD_AUDIO_MAX_BYTES = 5 * 2**20
 UPLOAD_AUDIO_MAX_SECONDS = 120
 # Request bodies: refused from their Content-Length before anything is read (first matching

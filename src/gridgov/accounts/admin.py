@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 
 from gridgov.accounts.scope import can, covers, restrict
 from gridgov.core import audit
-from gridgov.core.admin_base import ReadOnlyScopedAdmin, ScopedAdmin, ScopedInline
+from gridgov.core.admin_base import AuditedAdmin, ReadOnlyScopedAdmin, ScopedAdmin, ScopedInline
 
 from . import signin
 from .forms import SignInForm
@@ -172,9 +172,23 @@ class PostAdmin(ScopedAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdmin):
+    """Tokens of the accounts in the administrator's scope. A token can only be revoked here:
+    its owner, name and secret never change (issue it anew with `gridgov token`), and tokens of
+    administrator accounts are read-only like the accounts themselves."""
+
     list_display = ("name", "user", "prefix", "created_at", "last_used_at", "revoked")
-    readonly_fields = ("prefix", "created_at", "last_used_at")
+    list_filter = ("revoked",)
+    search_fields = ("name", "user__username", "prefix")
+    fields = ("name", "user", "prefix", "created_at", "last_used_at", "revoked")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        users = UserAdmin(User, self.admin_site).get_queryset(request)
+        return super().get_queryset(request).filter(user__in=users).select_related("user")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fixed = ("name", "user", "prefix", "created_at", "last_used_at")
+        return (*fixed, "revoked") if obj is not None and obj.revoked else fixed
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return can(request.user, "post", "change")
@@ -184,6 +198,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # issued by `gridgov token` so the secret is shown exactly once
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the audit log keeps naming the token
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and holds_admin_post(obj.user):

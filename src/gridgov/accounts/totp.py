@@ -25,7 +25,7 @@ from .models import TotpDevice
 STEP = 30
 DIGITS = 6
 DRIFT_STEPS = 1
-_CODE = re.compile(r"^\d{6}$")
+_CODE = re.compile(r"^[0-9]{6}$")  # ASCII digits only: \d also matches ١٢٣…
 
 
 def new_secret() -> str:

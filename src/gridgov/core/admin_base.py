@@ -13,7 +13,25 @@ from gridgov.accounts.scope import can, restrict
 from . import audit
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change and delete in the admin writes an audit row in the same transaction."""
+
+    # Django admin wraps saves in a transaction, so these rows commit with the change.
+    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        audit.record("admin.add", actor=request.user, obj=obj, detail={"message": message})
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        audit.record("admin.change", actor=request.user, obj=obj, detail={"message": message})
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        for obj in queryset:
+            audit.record("admin.delete", actor=request.user, obj=obj, detail={"repr": str(obj)})
+        return super().log_deletions(request, queryset)
+
+
+class ScopedAdmin(AuditedAdmin):
     """Permissions come from the user's posts (roles.PERMISSIONS), not Django's model perms."""
 
     resource: str = ""
@@ -43,20 +61,6 @@ class ScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._may_change(request, obj)
-
-    # Django admin wraps saves in a transaction, so these rows commit with the change.
-    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        audit.record("admin.add", actor=request.user, obj=obj, detail={"message": message})
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        audit.record("admin.change", actor=request.user, obj=obj, detail={"message": message})
-        return super().log_change(request, obj, message)
-
-    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
-        for obj in queryset:
-            audit.record("admin.delete", actor=request.user, obj=obj, detail={"repr": str(obj)})
-        return super().log_deletions(request, queryset)
 
 
 class ReadOnlyScopedAdmin(ScopedAdmin):
@@ -93,7 +97,7 @@ class ScopedInline(admin.TabularInline):
         return can(request.user, self.resource, "change")
 
 
-class CityDataAdmin(admin.ModelAdmin):
+class CityDataAdmin(AuditedAdmin):
     """City-wide reference data (taxonomy, limits, calendar, office hours): the system
     administrator keeps it; nobody else sees it in the admin."""
 

@@ -18,6 +18,7 @@ docs/operations.md ("Audit log: keys, anchors, retention") says what each choice
 from __future__ import annotations
 
 import fcntl
+import hmac
 import logging
 import os
 from dataclasses import dataclass
@@ -43,7 +44,8 @@ class Anchor:
         return f"{self.at} {self.seq} {self.hash} {self.mac}"
 
     def authentic(self) -> bool:
-        return self.mac == _mac(self.at, self.seq, self.hash)
+        expected = _mac(self.at, self.seq, self.hash) if self.seq >= 1 else ""
+        return bool(expected) and hmac.compare_digest(self.mac.encode(), expected.encode())
 
 
 def _mac(at: str, seq: int, digest: str) -> str:
@@ -78,18 +80,37 @@ def write(now: datetime) -> int:
 
 
 def _last_seq(target: Path) -> int | None:
-    anchors = read(target)
-    return anchors[-1].seq if anchors else None
+    """The newest authentic anchor's sequence number, from the file's tail (the file only
+    grows). Lines anyone else appended are skipped: they cannot stop anchoring."""
+    with target.open("rb") as f:
+        f.seek(max(0, f.seek(0, os.SEEK_END) - 16384))
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    for line in reversed(lines):
+        anchor = parse(line)
+        if anchor is not None and anchor.authentic():
+            return anchor.seq
+    return None
+
+
+def parse(line: str) -> Anchor | None:
+    """An anchor line, or a syslog line carrying one; None for anything else."""
+    parts = line.split("audit anchor ", 1)[-1].strip().split(" ")
+    if len(parts) != 4 or not (parts[1].isascii() and parts[1].isdigit()):
+        return None
+    return Anchor(parts[0], int(parts[1]), parts[2], parts[3])
 
 
 def read(source: Path | None = None) -> list[Anchor]:
-    """Anchors from the anchor file (or a copy of it, or of the anchor log lines)."""
+    """Anchors from the anchor file (or a copy of it, or of the anchor log lines). A line of the
+    anchor file itself that is no anchor comes back as one that fails ``authentic()``."""
     target = source or path()
     if not target.exists():
         return []
     anchors = []
-    for line in target.read_text(encoding="utf-8", errors="replace").splitlines():
-        parts = line.split("audit anchor ", 1)[-1].split(" ")
-        if len(parts) == 4 and parts[1].isdigit():
-            anchors.append(Anchor(parts[0], int(parts[1]), parts[2], parts[3]))
+    for n, line in enumerate(target.read_text(encoding="utf-8", errors="replace").splitlines()):
+        anchor = parse(line)
+        if anchor is not None:
+            anchors.append(anchor)
+        elif source is None and line.strip():
+            anchors.append(Anchor(f"line {n + 1}", 0, "", ""))  # garbage in the anchor file
     return anchors

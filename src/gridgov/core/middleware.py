@@ -40,12 +40,40 @@ class SecurityHeadersMiddleware:
         return response
 
 
-def too_large(request: HttpRequest, limit: int) -> HttpResponse:
-    message = f"the request body may be at most {limit:,} bytes"
+def _error(request: HttpRequest, status: int, message: str, kind: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        body = {"detail": [{"loc": ["body"], "msg": message, "type": "RequestTooLarge"}]}
-        return JsonResponse(body, status=413)
-    return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        body = {"detail": [{"loc": ["request"], "msg": message, "type": kind}]}
+        return JsonResponse(body, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+def too_large(request: HttpRequest, limit: int) -> HttpResponse:
+    return _error(
+        request, 413, f"the request body may be at most {limit:,} bytes", "RequestTooLarge"
+    )
+
+
+class ApiJsonErrorsMiddleware:
+    """Every error under /api/ answers in the API's JSON shape — also the ones Django makes
+    itself (unknown path 404, wrong method 405, unreadable multipart 400, CSRF 403)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code >= 400
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            original = response
+            message = original.reason_phrase or "error"
+            response = _error(request, original.status_code, message, "HttpError")
+            for header, value in original.items():  # Allow, Retry-After, security headers
+                if header.lower() not in ("content-type", "content-length"):
+                    response[header] = value
+        return response
 
 
 def body_limit(path: str) -> int:
@@ -66,6 +94,10 @@ class BodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = body_limit(request.path)
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # Django would read such a body as empty; say so instead of answering for a
+            # request the client did not send.
+            return _error(request, 411, "send the body with a Content-Length", "LengthRequired")
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

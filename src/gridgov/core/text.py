@@ -1,20 +1,40 @@
 """Text that enters the platform: no NUL or other control characters (PostgreSQL refuses NUL
-in text columns, and control characters only serve to hide things from people and logs)."""
+in text columns, and control characters only serve to hide things from people and logs), no
+bidirectional overrides (they make a note or a reason read differently from what is stored),
+and required texts must show something (not only spaces or invisible characters)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
-# C0 controls except tab, newline and carriage return; DEL; C1 controls.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-MESSAGE = "must not contain control characters (such as NUL)"
+# C0 controls except tab, newline and carriage return; DEL; C1 controls; zero-width space,
+# word joiner and BOM (they hide text); bidi embeddings, overrides and isolates
+# (U+202A–U+202E, U+2066–U+2069). Zero-width (non-)joiners stay: emoji and scripts need them.
+_REFUSED = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_REFUSED}]")
+# The same rule for the OpenAPI description (an ECMA-262 pattern, as JSON Schema reads it).
+PATTERN = (
+    "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u200b\\u2060\\ufeff"
+    "\\u202a-\\u202e\\u2066-\\u2069]*$"
+)
+MESSAGE = (
+    "must not contain control characters (such as NUL), zero-width spaces or direction overrides"
+)
 
 
 def has_control(value: str) -> bool:
     return bool(_CONTROL.search(value))
+
+
+def visible(value: str) -> str:
+    """``value`` without whitespace and invisible format characters (zero-width space…)."""
+    return "".join(
+        ch for ch in value if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")
+    )
 
 
 def control_errors(**fields: str | None) -> dict[str, str]:
@@ -29,4 +49,6 @@ def _refuse_control(value: str) -> str:
 
 
 # For API schemas: a str that answers 422 on control characters, naming the field.
-Text = Annotated[str, AfterValidator(_refuse_control)]
+Text = Annotated[
+    str, AfterValidator(_refuse_control), Field(json_schema_extra={"pattern": PATTERN})
+]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,14 +18,15 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from gridgov.core import idempotency
-from gridgov.core.errors import Forbidden, Invalid
+from gridgov.core import idempotency, throttle
+from gridgov.core.errors import Forbidden, Invalid, TooManyRequests
 
 from .models import Attachment
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 # AMR frame sizes in bytes (without the 1-byte header) by frame type; None = invalid type.
 AMR_NB = [12, 13, 15, 17, 19, 20, 26, 31, 5, None, None, None, None, None, None, 0]
+MIN_SPEECH_FRAMES = 10  # 0.2 s: a recording that is only silence markers carries no voice
 AMR_WB = [17, 23, 32, 36, 40, 46, 50, 58, 60, 5, None, None, None, None, 0, 0]
 
 # MPEG audio bitrates in kbit/s by (MPEG-1?, layer bits: 3 = I, 2 = II, 1 = III) and index 1..14.
@@ -48,11 +50,36 @@ AUDIO_TYPES = {
     "aac": ("audio/aac", "aac"),
     "m4a": ("audio/mp4", "m4a"),
 }
-# MP4 boxes that hold tags, location (©xyz), XMP or leftovers: blanked in place, since removing
-# bytes would move the audio that chunk offsets point at.
-MP4_BLANK = {b"udta", b"meta", b"uuid", b"free", b"skip"}
+# An M4A keeps only the boxes a player needs; every other box (tags, location such as ©xyz,
+# XMP, vendor boxes, leftovers) is blanked in place — renamed `free` and zero-filled — since
+# removing bytes would move the audio that chunk offsets point at. Containers map to the boxes
+# they may keep; None marks a kept leaf.
+MP4_SAMPLE_TABLES = (b"stsd", b"stts", b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss")
+MP4_SAMPLE_TABLES += (b"ctts", b"sgpd", b"sbgp", b"sdtp")
+MP4_KEEP: dict[bytes, Any] = {
+    b"ftyp": None,
+    b"mdat": None,
+    b"moov": {
+        b"mvhd": None,
+        b"trak": {
+            b"tkhd": None,
+            b"edts": {b"elst": None},
+            b"mdia": {
+                b"mdhd": None,
+                b"hdlr": None,
+                b"minf": {
+                    b"smhd": None,
+                    b"dinf": {b"dref": None},
+                    b"stbl": dict.fromkeys(MP4_SAMPLE_TABLES),
+                },
+            },
+        },
+    },
+}
 MP4_TIMES = {b"mvhd", b"tkhd", b"mdhd"}  # creation and modification times of the recording
-MP4_TREE: dict[bytes, Any] = {b"moov": {b"trak": {b"mdia": {}}}}  # the only containers we enter
+
+
+_decoding = threading.BoundedSemaphore(max(1, settings.UPLOAD_DECODES_PER_PROCESS))
 
 
 @dataclass
@@ -84,19 +111,28 @@ def sniff(data: bytes) -> str:
 def _image(data: bytes) -> Media:
     if len(data) > settings.UPLOAD_IMAGE_MAX_BYTES:
         raise _bad("photos may be at most 10 MB")
+    with _decoding:  # one large decode at a time per process
+        w, h, jpeg = _decode_small(data)
+    return Media("image", "image/jpeg", jpeg, "jpg", w, h)
+
+
+def _decode_small(data: bytes) -> tuple[int, int, bytes]:
+    """Check the photo, decode it no larger than needed, turn it upright and re-encode."""
+    side = settings.UPLOAD_IMAGE_MAX_SIDE
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im: Image.Image = Image.open(io.BytesIO(data))
             if im.format not in IMAGE_FORMATS:
                 raise _bad(f"unsupported image format {im.format}")
-            w, h = im.size
-            if w * h > settings.UPLOAD_IMAGE_MAX_PIXELS:
+            if im.size[0] * im.size[1] > settings.UPLOAD_IMAGE_MAX_PIXELS:
                 raise _bad("photos may have at most 40 megapixels")
+            im.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4, 1/8 scale when large
             im.load()
             # Honour the phone's orientation before the EXIF that carries it is dropped.
-            im = ImageOps.exif_transpose(im)
-            w, h = im.size
+            ImageOps.exif_transpose(im, in_place=True)  # in place: a copy would double the cost
+            im.thumbnail((side, side))
+            return im.size[0], im.size[1], _reencode(im)
     except (
         UnidentifiedImageError,
         OSError,
@@ -106,14 +142,13 @@ def _image(data: bytes) -> Media:
         Image.DecompressionBombWarning,
     ):
         raise _bad("not a readable photo or voice recording") from None
-    return Media("image", "image/jpeg", _reencode(im), "jpg", w, h)
 
 
 def _reencode(im: Image.Image) -> bytes:
     """JPEG of the pixels only: the JPEG encoder copies what it finds in im.info or im.encoderinfo
     (comments, and more in other Pillow versions), so it gets a fresh image that has neither."""
     clean = Image.new("RGB", im.size)
-    clean.paste(im.convert("RGB"))
+    clean.paste(im if im.mode == "RGB" else im.convert("RGB"))
     out = io.BytesIO()
     clean.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
@@ -122,14 +157,15 @@ def _reencode(im: Image.Image) -> bytes:
 def _amr_duration(data: bytes) -> float:
     wide = data.startswith(b"#!AMR-WB\n")
     table, pos = (AMR_WB, 9) if wide else (AMR_NB, 6)
-    frames = 0
+    frames = speech = 0
     while pos < len(data):
         size = table[(data[pos] >> 3) & 0x0F]
         if size is None:
             raise _bad("damaged AMR recording")
         pos += 1 + size
         frames += 1
-    if pos != len(data) or frames == 0:
+        speech += size > 5  # not silence (SID, 5 bytes) and not "no data" (0 bytes)
+    if pos != len(data) or speech < MIN_SPEECH_FRAMES:
         raise _bad("damaged AMR recording")
     return frames * 0.02
 
@@ -265,20 +301,36 @@ def _mp4_boxes(data: bytes, start: int, end: int, top: bool) -> list[tuple[bytes
 
 def _blank_mp4_metadata(data: bytes) -> bytes:
     buf = bytearray(data)
-    _blank_boxes(buf, 0, len(buf), MP4_TREE)
+    handlers: list[bytes] = []
+    _keep_boxes(buf, 0, len(buf), MP4_KEEP, handlers)
+    if b"soun" not in handlers or b"vide" in handlers:
+        raise _bad("an M4A voice recording has one sound track and no video")
     return bytes(buf)
 
 
-def _blank_boxes(buf: bytearray, start: int, end: int, tree: dict[bytes, Any]) -> None:
-    """Metadata boxes become zero-filled `free` boxes of the same size; recording times zeroed."""
+def _keep_boxes(
+    buf: bytearray, start: int, end: int, keep: dict[bytes, Any], handlers: list[bytes]
+) -> None:
+    """Boxes not in ``keep`` become zero-filled `free` boxes of the same size; recording
+    times and the handler's name are zeroed; kept containers are walked the same way."""
     for kind, box_start, payload, box_end in _mp4_boxes(buf, start, end, top=start == 0):
-        if kind in MP4_BLANK:
+        if kind not in keep:
             buf[box_start + 4 : box_start + 8] = b"free"  # the size (32 or 64 bit) stays
             buf[payload:box_end] = bytes(box_end - payload)
         elif kind in MP4_TIMES:
             _zero_times(buf, payload, box_end)
-        elif kind in tree:
-            _blank_boxes(buf, payload, box_end, tree[kind])
+        elif kind == b"hdlr":
+            handlers.append(_handler(buf, payload, box_end))
+        elif keep[kind] is not None:
+            _keep_boxes(buf, payload, box_end, keep[kind], handlers)
+
+
+def _handler(buf: bytearray, payload: int, end: int) -> bytes:
+    """The track's handler type (`soun`, `vide`…); its free-text name is zeroed."""
+    if end - payload < 24:
+        raise _bad("damaged M4A recording")
+    buf[payload + 24 : end] = bytes(end - payload - 24)
+    return bytes(buf[payload + 8 : payload + 12])
 
 
 def _zero_times(buf: bytearray, payload: int, end: int) -> None:
@@ -345,6 +397,10 @@ def do_upload(
     if actor is not None and not getattr(actor, "is_authenticated", False):
         raise Forbidden("sign in to upload")
     owner = owner or (idempotency.owner_of(actor) if actor is not None else "channel:upload")
+    limit, period = settings.UPLOAD_RATE
+    counted = throttle.hit("upload", owner, limit, period)
+    if not counted.allowed:
+        raise TooManyRequests("too many uploads; try again later", counted.retry_after)
     data = upload if isinstance(upload, bytes) else read_capped(upload)
     digest = hashlib.sha256(data).hexdigest()
     found = idempotency.lookup(owner, OPERATION, client_id, digest)

@@ -21,7 +21,7 @@ from gridgov.core import audit, idempotency, refcache
 from gridgov.core.crypto import blind_index
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
-from gridgov.core.text import control_errors
+from gridgov.core.text import control_errors, visible
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import metres_per_degree
 
@@ -90,9 +90,9 @@ def validate(report: Report) -> dict[str, str]:
     )
     if report.channel not in Event.Channel.values:
         errors["channel"] = f"one of {', '.join(Event.Channel.values)}"
-    if not 1 <= len(report.title.strip()) <= 100:
+    if not visible(report.title) or len(report.title.strip()) > 100:
         errors["title"] = "1 to 100 characters"
-    if not 1 <= len(report.description.strip()) <= 4000:
+    if not visible(report.description) or len(report.description.strip()) > 4000:
         errors["description"] = "1 to 4000 characters"
     if not (math.isfinite(report.lon) and -180 <= report.lon <= 180):
         errors["lon"] = "a longitude in degrees"

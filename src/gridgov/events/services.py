@@ -23,6 +23,7 @@ from gridgov.accounts.roles import allowed
 from gridgov.accounts.scope import active_posts, restrict
 from gridgov.core import audit
 from gridgov.core.errors import Conflict, Forbidden, Invalid, NotFound
+from gridgov.core.text import visible
 from gridgov.core.workcal import UNITS
 from gridgov.orgs.models import OrgUnit
 from gridgov.regions.models import Grid
@@ -176,7 +177,7 @@ def act(event_id: Any, action: str, user: Any, inp: Input | None = None) -> Even
     """Run one action on one event for ``user``; the only way an event changes after intake."""
     inp = inp or Input()
     r = rule(action)
-    if r.needs_reason and not inp.reason.strip():
+    if r.needs_reason and not visible(inp.reason):
         raise Invalid({"reason": "a reason is required for this action"})
     with transaction.atomic():
         event = _load(event_id, user)
@@ -220,7 +221,9 @@ def _attach(ctx: Ctx, entry: TimelineEntry) -> None:
     if not ctx.inp.attachments:
         return
     ids = list(dict.fromkeys(ctx.inp.attachments))
-    found = Attachment.objects.filter(pk__in=ids, event__isnull=True)
+    uploader = ctx.user if getattr(ctx.user, "pk", None) else None
+    # Only the actor's own uploads: an attachment id seen elsewhere cannot be claimed.
+    found = Attachment.objects.filter(pk__in=ids, event__isnull=True, uploaded_by=uploader)
     if found.count() != len(ids):
         raise Invalid({"attachments": "unknown or already used attachment ids"})
     found.update(event=ctx.event, timeline_entry=entry)
@@ -331,8 +334,8 @@ def _target(ctx: Ctx) -> None:
         e.assignee_kind, e.assignee_grid, e.assignee_unit = "grid", grid.code, None
     elif inp.target_unit:
         unit = OrgUnit.objects.filter(code=inp.target_unit, active=True).first()
-        if unit is None or not e.grid_code.startswith(unit.region_id):
-            raise Invalid({"target_unit": "no such unit serving the event's location"})
+        if unit is None or not _may_receive(unit, e):
+            raise Invalid({"target_unit": "no department serving the event's location"})
         e.assignee_kind, e.assignee_unit, e.assignee_grid = "unit", unit, ""
     else:
         assert e.category is not None
@@ -341,6 +344,14 @@ def _target(ctx: Ctx) -> None:
         e.assignee_kind, e.assignee_unit, e.assignee_grid = kind, default_unit, grid_code
     e.handler = None
     ctx.data["assignee"] = e.assignee_grid or (e.assignee_unit.code if e.assignee_unit else "")
+
+
+def _may_receive(unit: OrgUnit, e: Event) -> bool:
+    """Work goes to a department whose area covers the event, or to the event's own township
+    centre (属地兜底). A higher centre takes it only by escalation, which needs a reason."""
+    if unit.kind == OrgUnit.Kind.DEPARTMENT:
+        return e.grid_code.startswith(unit.region_id)
+    return unit.kind == OrgUnit.Kind.CENTRE and unit.region_id == e.grid_code[:9]
 
 
 def on_dispatch(ctx: Ctx) -> None:
@@ -445,7 +456,7 @@ def on_report_result(ctx: Ctx) -> None:
     e.handler = ctx.user
     e.result_at = ctx.now
     e.closed_on_time = e.due_at is None or ctx.now <= e.due_at
-    if not ctx.inp.note.strip():
+    if not visible(ctx.inp.note):
         raise Invalid({"note": "describe what was done"})
 
 
@@ -576,7 +587,7 @@ def do_unmask_reporter(event_id: Any, user: Any, reason: str) -> dict[str, str]:
     """Show who reported: needs the unmask permission on the event and a reason, and leaves an
     audit row in the same transaction as the read."""
     reason = (reason or "").strip()
-    if len(reason) < 2:
+    if len(visible(reason)) < 2:
         raise Invalid({"reason": "say why you need the reporter's identity"})
     if queries.event(user, event_id, "view") is None:
         raise NotFound()

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gridgov.core import audit, retention
+from gridgov.core import anchors, audit, retention
 from gridgov.core.models import AuditLog
 
 
@@ -42,11 +42,23 @@ class Command(BaseCommand):
         for path in opts["archive"]:
             problems += retention.verify_archive(path)
         total = AuditLog.objects.count()
+        self._warn_without_anchors(total)
         if problems:
             for p in problems:
                 self.stderr.write(str(p))
             raise CommandError(f"audit chain BROKEN: {len(problems)} problem(s) in {total} rows")
         self.stdout.write(f"audit chain ok: {total} rows")
+
+    def _warn_without_anchors(self, total: int) -> None:
+        """Not a broken chain by itself (a new installation has none before its first tick),
+        but a deleted anchor file must not pass unremarked."""
+        if not anchors.read():
+            self.stderr.write(
+                f"warning: no anchors in {anchors.path()}; a chain of {total} rows is checked "
+                "against nothing outside the database (is the ticker running? was it deleted?)"
+            )
+        if total == 0:
+            self.stderr.write("warning: the audit log is empty")
 
     def _prune(self, opts: dict[str, Any]) -> None:
         try:
