@@ -54,8 +54,7 @@ AUDIO_TYPES = {
 # XMP, vendor boxes, leftovers) is blanked in place — renamed `free` and zero-filled — since
 # removing bytes would move the audio that chunk offsets point at. Containers map to the boxes
 # they may keep; None marks a kept leaf.
-MP4_SAMPLE_TABLES = (b"stsd", b"stts", b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss")
-MP4_SAMPLE_TABLES += (b"ctts", b"sgpd", b"sbgp", b"sdtp")
+MP4_SAMPLE_TABLES = b"stsd stts stsc stsz stz2 stco co64 stss ctts sgpd sbgp sdtp".split()
 MP4_KEEP: dict[bytes, Any] = {
     b"ftyp": None,
     b"mdat": None,
