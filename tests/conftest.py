@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from gridgov.core import refcache
-from gridgov.geo import locator
+from gridgov.regions import locator
 
 
 def pytest_configure(config: Any) -> None:
@@ -34,11 +34,13 @@ def django_db_setup(
     from django.conf import settings
     from django.test.utils import setup_databases, teardown_databases
 
-    from gridgov import demo
+    from gridgov.demo import city as demo
 
     settings.DATA_DIR = tmp_path_factory.mktemp("data-setup")
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        config = setup_databases(
+            verbosity=0, interactive=False, aliases={"default"}, serialized_aliases=set()
+        )
         demo.load(DEMO_COUNTIES)
     yield
     with django_db_blocker.unblock():
@@ -68,3 +70,7 @@ def login(username: str) -> Client:
 @pytest.fixture
 def as_user() -> Any:
     return login
+
+
+# Browser fixtures (Debian's chromium through Playwright), for every page test.
+from .pages import chromium, page, site  # noqa: E402, F401

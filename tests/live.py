@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from gridgov.core.webserver import gunicorn
+from gridgov.bench.webserver import gunicorn
 
 
 def test_db_env(**extra: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from gridgov.core import anchors, audit, ticker
+from gridgov.core import verify as chain
 from gridgov.core.models import AuditHead, AuditLog
 
 from .factories import UserFactory
@@ -47,7 +48,7 @@ def raw(sql: str, params: list[object] | None = None) -> None:
 
 
 def kinds() -> set[tuple[int | None, str]]:
-    return {(p.seq, p.kind) for p in audit.verify()}
+    return {(p.seq, p.kind) for p in chain.verify()}
 
 
 def test_record_outside_a_transaction_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,12 +64,12 @@ def test_audit_row_rolls_back_with_its_change() -> None:
         audit.record("test.doomed")
         1 / 0  # noqa: B018
     assert AuditLog.objects.count() == before
-    assert audit.verify() == []
+    assert chain.verify() == []
 
 
 def test_intact_chain_verifies() -> None:
     rows = fill()
-    assert audit.verify() == []
+    assert chain.verify() == []
     assert [r.seq for r in rows] == list(range(rows[0].seq, rows[0].seq + 6))
     assert rows[1].prev_hash == rows[0].hash
     out = StringIO()
@@ -165,8 +166,8 @@ def test_a_trimmed_anchor_file_is_caught_by_a_copy_kept_elsewhere(tmp_path: Path
     raw("DELETE FROM core_auditlog WHERE seq >= %s", [rows[2].seq])
     rewind_head(rows[1])
     anchors.path().write_text("")  # the attacker empties the local anchor file too
-    assert audit.verify() == []  # locally nothing shows ...
-    found = {(p.seq, p.kind) for p in audit.verify([copy])}
+    assert chain.verify() == []  # locally nothing shows ...
+    found = {(p.seq, p.kind) for p in chain.verify([copy])}
     assert (rows[-1].seq, "missing") in found  # ... the copy does
     err = StringIO()
     with pytest.raises(CommandError):

@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from gridgov import demo
 from gridgov.accounts.models import User
-from gridgov.regions import generator
+from gridgov.demo import city as demo
+from gridgov.demo import generator
 from gridgov.regions.models import Grid, Region
 
 

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from gridgov.events.management.commands.workflow import rule_table
+from gridgov.ops.management.commands.workflow import rule_table
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 

@@ -94,7 +94,7 @@ def test_gcj02_location_is_converted_before_routing() -> None:
 
 def test_department_routing_prefers_the_local_branch_and_falls_back_to_the_township() -> None:
     from gridgov.events import services
-    from gridgov.orgs.models import OrgUnit
+    from gridgov.orgs.models import Function, OrgUnit
 
     from .eventbuilder import op
 
@@ -104,13 +104,13 @@ def test_department_routing_prefers_the_local_branch_and_falls_back_to_the_towns
         kind="department",
         level="county",
         region_id="130104",
-        function="城市管理局",
+        function=Function.objects.get(name="城市管理局"),
     )
     e = new_event(category="0101")  # exposed rubbish → 城市管理局
     services.act(e.pk, "accept", op())
     assert services.act(e.pk, "dispatch", op()).assignee_unit == branch
     # a category whose department does not exist here falls to the township centre (属地兜底)
-    Category.objects.filter(code="0404").update(department_name="不存在的单位")
+    Category.objects.filter(code="0404").update(function=Function.objects.create(name="不存在的局"))
     e = new_event(category="0404")
     services.act(e.pk, "accept", op())
     assert services.act(e.pk, "dispatch", op()).assignee_unit.code == "C130104008"  # type: ignore[union-attr]
@@ -193,3 +193,23 @@ def test_reporter_can_withdraw_before_registration_only() -> None:
         url, {"reporter_secret": receipt["reporter_secret"]}, content_type="application/json"
     )
     assert again.status_code == 409
+
+
+def test_every_department_category_goes_to_its_department_by_default() -> None:
+    """Accept, then dispatch with no target: the category's department receives the work —
+    for every department category of the demo city (none falls to the township centre)."""
+    from gridgov.events import services
+
+    from .eventbuilder import op
+
+    departmental = Category.objects.filter(
+        handler_kind=Category.HandlerKind.DEPARTMENT, parent__isnull=False, active=True
+    ).select_related("function")
+    assert departmental.count() >= 40
+    for category in departmental:
+        event = new_event(category=category.code)
+        services.do_accept(event, actor=op())
+        done = services.do_dispatch(event.pk, actor=op())
+        unit = done.assignee_unit
+        assert unit is not None and unit.kind == "department", category.code
+        assert unit.function_id == category.function_id, (category.code, unit.name)

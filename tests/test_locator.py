@@ -11,7 +11,7 @@ from shapely.geometry import Point, box, mapping
 
 from gridgov.geo.crs import distance_m, from_wgs84
 from gridgov.geo.geometry import polygon_from_geojson
-from gridgov.geo.locator import get_locator
+from gridgov.regions.locator import get_locator
 from gridgov.regions.models import Grid, Region
 from gridgov.regions.services import do_import_grids, export_grids
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from gridgov.core.errors import Conflict
 from gridgov.core.models import Notification, Outbox
-from gridgov.events import services
+from gridgov.events import handlers, services
 from gridgov.events.intake import Intake, Report, do_intake
 from gridgov.events.models import Event
 
@@ -67,16 +67,16 @@ def test_two_simultaneous_dispatches_one_wins(
 ) -> None:
     event = in_state("registered")
     barrier = threading.Barrier(2)
-    original = services.HANDLERS["dispatch"]
+    original = handlers.HANDLERS["dispatch"]
 
-    def dispatch_after_both_have_read(ctx: services.Ctx) -> None:
+    def dispatch_after_both_have_read(ctx: Any) -> None:
         # Both operators have loaded the event; now both try to write. (On SQLite the second
         # cannot begin before the first commits, so the barrier times out and that is fine.)
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=2)
         original(ctx)
 
-    monkeypatch.setitem(services.HANDLERS, "dispatch", dispatch_after_both_have_read)
+    monkeypatch.setitem(handlers.HANDLERS, "dispatch", dispatch_after_both_have_read)
     results = run_together(2, lambda i: services.act(event.pk, "dispatch", op()))
     wins = [r for r in results if isinstance(r, Event)]
     losses = [r for r in results if isinstance(r, Conflict)]

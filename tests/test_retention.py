@@ -12,7 +12,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from gridgov.core import audit, retention
+from gridgov.core import retention
+from gridgov.core import verify as chain
 from gridgov.core.models import AuditCheckpoint, AuditLog
 
 from .test_audit import fill, raw
@@ -37,7 +38,7 @@ def test_rows_move_out_under_a_signed_checkpoint_and_the_chain_still_verifies(
     assert not AuditLog.objects.filter(seq__lte=cp.seq).exists()
     last = AuditLog.objects.latest("seq")
     assert last.action == "audit.prune" and last.prev_hash == cp.hash
-    assert audit.verify() == []
+    assert chain.verify() == []
     archive = tmp_path / "archive" / cp.archive_name
     assert retention.verify_archive(archive) == []
     out = StringIO()
@@ -47,7 +48,7 @@ def test_rows_move_out_under_a_signed_checkpoint_and_the_chain_still_verifies(
     fill(2)
     second = prune(tmp_path)
     assert second.first_seq == cp.seq + 1 and second.prev_signature == cp.signature
-    assert audit.verify() == []
+    assert chain.verify() == []
 
 
 def test_recent_rows_stay() -> None:
@@ -98,7 +99,7 @@ def test_a_forged_checkpoint_is_named(tmp_path: Path) -> None:
             ],
         )
     raw("DELETE FROM core_auditlog WHERE seq <= %s", [rows[2].seq])
-    assert any(p.kind == "checkpoint" for p in audit.verify())
+    assert any(p.kind == "checkpoint" for p in chain.verify())
 
 
 def test_retention_below_six_months_is_refused(tmp_path: Path) -> None:
@@ -116,4 +117,4 @@ def test_prune_command_reports_what_it_moved(tmp_path: Path) -> None:
         out = StringIO()
         call_command("audit", "prune", "--archive-dir", str(tmp_path), stdout=out)
     assert "moved out seq 1.." in out.getvalue()
-    assert audit.verify() == []
+    assert chain.verify() == []

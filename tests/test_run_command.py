@@ -1,4 +1,5 @@
-"""`gridgov run` starts web, task worker and ticker, and stops them all on SIGTERM."""
+"""`gridgov run` starts web and ticker, and stops them all on SIGTERM; two installations on one
+host keep their own gunicorn control sockets."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def test_run_starts_three_processes_and_serves(tmp_path: Path) -> None:
         assert body is not None and body["status"] == "ok"
         assert body["ticker_beat"], "the ticker should have beaten"
         names = sorted(" ".join(c.cmdline()[2:4]) for c in psutil.Process(proc.pid).children())
-        assert names == ["gridgov db_worker", "gridgov ticker", "gunicorn gridgov.wsgi"]
+        assert names == ["gridgov ticker", "gunicorn gridgov.wsgi"]
+        assert (tmp_path / "gunicorn.ctl").exists()  # this installation's own control socket
         assert (tmp_path / "gridgov.sqlite3").exists()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ from gridgov.core import ticker, workcal
 from gridgov.core.models import Outbox
 from gridgov.events import sla
 from gridgov.events.models import Event
-from gridgov.geo import locator
+from gridgov.regions import locator
 
 from .eventbuilder import in_state
 

@@ -149,7 +149,7 @@ def test_totp_command_enrols_shows_and_prints_the_current_code() -> None:
 
 @pytest.mark.django_db
 def test_demo_prints_how_each_account_signs_in() -> None:
-    from gridgov import demo
+    from gridgov.demo import city as demo
 
     out = StringIO()
     call_command("demo", "--county", "130104", stdout=out)

@@ -85,14 +85,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
-    "django_tasks",
-    "django_tasks_db",
+    "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
     "gridgov.core",
     "gridgov.geo",
     "gridgov.regions",
     "gridgov.orgs",
     "gridgov.accounts",
     "gridgov.events",
+    "gridgov.ops",
+    "gridgov.demo",
+    "gridgov.bench",
 ]
 
 MIDDLEWARE = [
@@ -177,7 +179,6 @@ def _database() -> dict[str, object]:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 # ---- Sign-in security (issue 6): lockout, rate limits, passwords, TOTP, session lifetime ----
 # See docs/operations.md, "Sign-in security". Rates are "COUNT/PERIOD", PERIOD like 60s, m, 15m, h.
@@ -288,6 +289,7 @@ TIME_ZONE = "Asia/Shanghai"
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # the pages' own assets (gridgov/base.css)
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"

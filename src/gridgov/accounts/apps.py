@@ -10,18 +10,12 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from gridgov.core.models import AuditLog
-        from gridgov.orgs.models import OrgUnit
-        from gridgov.regions.models import Grid, Region
+        from gridgov.core import scope
 
-        from . import scope
+        from . import scope as reach  # noqa: F401  (tells core.scope who reaches what)
         from .middleware import stamp_sign_in
         from .models import Lockout, Post
 
-        scope.register(Region, "region", "code", 12)
-        scope.register(Grid, "grid", "code", 15)
-        scope.register(OrgUnit, "orgunit", "region_id", 12)
         scope.register(Post, "post", "scope_code", 15)
-        scope.register(AuditLog, "audit", None, 0)
         scope.register(Lockout, "signin", None, 0)
         user_logged_in.connect(stamp_sign_in, dispatch_uid="gridgov.accounts.stamp_sign_in")

@@ -8,9 +8,8 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from gridgov.accounts.scope import can, restrict
-
 from . import audit
+from .scope import can, restrict
 
 
 class AuditedAdmin(admin.ModelAdmin):

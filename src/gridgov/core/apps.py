@@ -8,4 +8,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects login auditing)
+        from . import scope, signals  # noqa: F401  (signals: connects login auditing)
+        from .models import AuditLog
+
+        scope.register(AuditLog, "audit", None, 0)

@@ -88,3 +88,10 @@ def decrypt(stored: str, purpose: str) -> str:
         return (dec.update(body) + dec.finalize()).decode()
     except (InvalidTag, UnicodeDecodeError):
         raise DecryptionError("ciphertext does not authenticate") from None
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 of a secret handed to a person (a receipt's secret), as stored to check it."""
+    import hashlib
+
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()

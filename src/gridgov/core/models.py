@@ -65,6 +65,7 @@ class AuditHead(models.Model):
 
     class Meta:
         verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain heads")
 
     def __str__(self) -> str:
         return f"head at seq {self.seq}"
@@ -79,6 +80,7 @@ class Heartbeat(models.Model):
 
     class Meta:
         verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
@@ -204,6 +206,7 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [
             models.UniqueConstraint(
                 fields=["owner", "operation", "key"], name="idempotency_key_per_owner"
@@ -229,6 +232,7 @@ class RateCounter(models.Model):
 
     class Meta:
         verbose_name = _("rate counter")
+        verbose_name_plural = _("rate counters")
         constraints = [
             models.UniqueConstraint(
                 fields=["name", "ident", "window_start"], name="ratecounter_one_per_window"
@@ -264,3 +268,25 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint at seq {self.seq}"
+
+
+class TimelineBase(models.Model):
+    """A flow's append-only history (the workflow engine writes one row per action): who, in
+    which post, what, from which state to which, a note and the action's data. A flow's own
+    timeline adds the foreign key to its record (``events.TimelineEntry.event``)."""
+
+    seq = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=64, blank=True)
+    post_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=24)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    note = models.TextField(blank=True, max_length=2000)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True

@@ -217,7 +217,7 @@ def verify_archive(path: Path) -> list[audit.Problem]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
             row = row_from(json.loads(line))
-            problems += audit._row_problems(row, expected, prev, 0)
+            problems += audit.row_problems(row, expected, prev, 0)
             expected, prev = row.seq + 1, row.hash
     if expected != cp.seq + 1 or prev != cp.hash:
         problems.append(

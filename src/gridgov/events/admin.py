@@ -35,13 +35,13 @@ class CategoryAdmin(ReferenceAdmin):
         "code",
         "name",
         "handler_kind",
-        "department_name",
+        "function",
         "public",
         "sensitive",
         "active",
     )
     list_filter = ("handler_kind", "public", "sensitive", "active")
-    search_fields = ("code", "name", "department_name")
+    search_fields = ("code", "name", "function__name")
     inlines = [TimeLimitInline]
 
 

@@ -11,7 +11,7 @@ class EventsConfig(AppConfig):
     def ready(self) -> None:
         from gridgov.accounts import scope
 
-        from . import signals, sla  # noqa: F401  (grid redraw hook, ticker jobs)
+        from . import alarms, signals  # noqa: F401  (ticker jobs, grid redraw hook)
         from .models import Event
 
         # An event is seen where it lies and, once dispatched to a grid, by that grid too.

@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gridgov.core import idempotency, throttle
 from gridgov.core.errors import Forbidden, Invalid, TooManyRequests
 
+from . import presenters
 from .models import Attachment
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
@@ -375,18 +376,6 @@ def read_capped(upload: Any) -> bytes:
     return bytes(data)
 
 
-def describe(att: Attachment) -> dict[str, Any]:
-    return {
-        "id": att.id,
-        "kind": att.kind,
-        "content_type": att.content_type,
-        "size": att.size,
-        "width": att.width,
-        "height": att.height,
-        "duration_s": att.duration_s,
-    }
-
-
 def do_upload(
     upload: Any, name: str, client_id: str, actor: Any = None, *, owner: str | None = None
 ) -> tuple[dict[str, Any], bool]:
@@ -410,7 +399,7 @@ def do_upload(
         with transaction.atomic():
             att = _store(media, client_id, digest, name, actor)
             answer = idempotency.remember(
-                owner, OPERATION, client_id, digest, 201, describe(att), att.pk
+                owner, OPERATION, client_id, digest, 201, presenters.attachment(att), att.pk
             )
     except IntegrityError:
         found = idempotency.lookup(owner, OPERATION, client_id, digest)

@@ -3,7 +3,6 @@ operator phone entry. Idempotent on the client's id; the answer is sent only aft
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -16,16 +15,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from gridgov.accounts.roles import Role
-from gridgov.accounts.scope import active_posts, restrict
+from gridgov.accounts.scope import active_posts
 from gridgov.core import audit, idempotency, refcache
-from gridgov.core.crypto import blind_index
+from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
 from gridgov.core.text import control_errors, visible
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import metres_per_degree
 
-from . import routing, sla
+from . import queries, routing, sla
 from .models import Attachment, CaseCounter, Category, Event, TimelineEntry
 from .workflow import FIELD, OPEN, State
 
@@ -72,10 +71,6 @@ class Intake:
     event: Event
     receipt: dict[str, Any]
     created: bool
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def validate(report: Report) -> dict[str, str]:
@@ -248,7 +243,7 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any, owne
     loc = route.location
     event.code = _next_code(now)
     secret = secrets.token_urlsafe(18)
-    event.reporter_secret_hash = secret_hash(secret)
+    event.reporter_secret_hash = secret_digest(secret)
     event.save(force_insert=True)
     TimelineEntry.objects.create(
         event=event,
@@ -297,19 +292,9 @@ def _receipt(event: Event, actor: Any, secret: str) -> dict[str, Any]:
         "receiving_centre": event.receiving_centre.name,
         "location_uncertain": event.location_uncertain,
         "due_at": event.due_at,
-        "duplicate_candidates": visible_codes(actor, event.duplicate_candidates),
+        "duplicate_candidates": queries.visible_codes(actor, event.duplicate_candidates),
         "reporter_secret": secret,
     }
-
-
-def visible_codes(user: Any, codes: list[str]) -> list[str]:
-    """The case numbers among ``codes`` that ``user`` may see (none for the public)."""
-    if not codes or user is None:
-        return []
-    seen = set(
-        restrict(Event.objects.filter(code__in=codes), user, "view").values_list("code", flat=True)
-    )
-    return [c for c in codes if c in seen]
 
 
 def _self_resolved(event: Event, report: Report, actor: Any, now: Any) -> None:

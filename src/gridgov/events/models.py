@@ -9,10 +9,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.fields import EncryptedTextField
-from gridgov.orgs.models import OrgUnit
+from gridgov.core.models import TimelineBase
+from gridgov.orgs.models import Function, OrgUnit
 from gridgov.regions.models import Region
 
-from .workflow import STATE_LABELS, State
+from .states import STATE_LABELS, State
 
 UNIT_CHOICES = [
     ("min", _("minutes")),
@@ -43,11 +44,14 @@ class Category(models.Model):
     handler_kind = models.CharField(
         _("handler"), max_length=12, choices=HandlerKind.choices, default=HandlerKind.DEPARTMENT
     )
-    department_name = models.CharField(
-        _("default department"),
-        max_length=64,
+    function = models.ForeignKey(
+        Function,
+        verbose_name=_("department function"),
+        null=True,
         blank=True,
-        help_text=_("Name of the department kind, matched within the event's jurisdiction."),
+        on_delete=models.PROTECT,
+        related_name="categories",
+        help_text=_("The function whose department, most local to the event, handles it."),
     )
     public = models.BooleanField(_("shown on the square map"), default=True)
     sensitive = models.BooleanField(_("sensitive"), default=False)
@@ -146,6 +150,7 @@ class IntakeConfig(models.Model):
 
     class Meta:
         verbose_name = _("intake configuration")
+        verbose_name_plural = _("intake configurations")
 
     def __str__(self) -> str:
         return str(self.county)
@@ -302,22 +307,10 @@ class Event(models.Model):
         return f"{self.code} {self.title}"
 
 
-class TimelineEntry(models.Model):
+class TimelineEntry(TimelineBase):
     """Append-only history of an event: shown to people and the source of analytics."""
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="timeline")
-    seq = models.PositiveIntegerField()
-    at = models.DateTimeField()
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    actor_label = models.CharField(max_length=64, blank=True)
-    post_id = models.BigIntegerField(null=True, blank=True)
-    action = models.CharField(max_length=24)
-    from_state = models.CharField(max_length=16, blank=True)
-    to_state = models.CharField(max_length=16, blank=True)
-    note = models.TextField(blank=True, max_length=2000)
-    data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("timeline entry")

@@ -6,8 +6,8 @@ from typing import Any
 
 from gridgov.core.personal import mask_name, mask_openid, mask_phone
 
-from .intake import visible_codes
-from .models import Event
+from .models import Attachment, Event
+from .queries import visible_codes
 
 
 def assignee_label(e: Event) -> str:
@@ -47,6 +47,18 @@ def row(e: Event) -> dict[str, Any]:
     }
 
 
+def attachment(a: Attachment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "content_type": a.content_type,
+        "size": a.size,
+        "width": a.width,
+        "height": a.height,
+        "duration_s": a.duration_s,
+    }
+
+
 def detail(e: Event, viewer: Any) -> dict[str, Any]:
     return {
         **row(e),
@@ -79,5 +91,5 @@ def detail(e: Event, viewer: Any) -> dict[str, Any]:
             }
             for t in e.timeline.order_by("seq")
         ],
-        "attachments": list(e.attachments.all()),
+        "attachments": [attachment(a) for a in e.attachments.all()],
     }

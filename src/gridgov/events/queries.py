@@ -46,6 +46,22 @@ def event(user: Any, event_id: Any, action: str = "view") -> Event | None:
     return qs.filter(**event_key(event_id)).first()
 
 
+def event_any(event_id: Any) -> Event | None:
+    """One event whoever asks: for the reporter (by the receipt's secret) and the platform."""
+    qs = Event.objects.select_related("category", "receiving_centre", "assignee_unit", "parent")
+    return qs.filter(**event_key(event_id)).first()
+
+
+def visible_codes(user: Any, codes: list[str]) -> list[str]:
+    """The case numbers among ``codes`` that ``user`` may see (none for the public)."""
+    if not codes or user is None:
+        return []
+    seen = set(
+        restrict(Event.objects.filter(code__in=codes), user, "view").values_list("code", flat=True)
+    )
+    return [c for c in codes if c in seen]
+
+
 def event_key(event_id: Any) -> dict[str, Any]:
     """Events are addressed by UUID or by case number."""
     if isinstance(event_id, uuid.UUID):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridgov.core import refcache
+from gridgov.core import codes, refcache
 from gridgov.geo.crs import CRS
-from gridgov.geo.locator import Location, get_locator
+from gridgov.geo.locator import Location
 from gridgov.orgs.models import OrgUnit
+from gridgov.regions.locator import get_locator
 from gridgov.regions.models import Region
 
 from .models import Category, IntakeConfig
@@ -48,7 +49,8 @@ def locate(lon: float, lat: float, crs: CRS | str) -> Location:
     return hit
 
 
-def _centre(region_code: str) -> OrgUnit | None:
+def centre_of(region_code: str) -> OrgUnit | None:
+    """The governance centre serving a region (township, county or city), by its region."""
     return refcache.cached(
         ("centre", region_code),
         lambda: OrgUnit.objects.filter(
@@ -60,13 +62,14 @@ def _centre(region_code: str) -> OrgUnit | None:
 def route(lon: float, lat: float, crs: CRS | str, urgent: bool) -> Route:
     hit = locate(lon, lat, crs)
     village = refcache.cached(
-        ("village", hit.code[:12]), lambda: Region.objects.get(code=hit.code[:12])
+        ("village", codes.village_of(hit.code)),
+        lambda: Region.objects.get(code=codes.village_of(hit.code)),
     )
-    township_code, county_code = hit.code[:9], hit.code[:6]
-    township_centre = _centre(township_code)
+    township_code, county_code = codes.township_of(hit.code), codes.county_of(hit.code)
+    township_centre = centre_of(township_code)
     if township_centre is None:
         raise RoutingError("location", f"no governance centre serves township {township_code}")
-    county_centre = _centre(county_code)
+    county_centre = centre_of(county_code)
     config = refcache.cached(
         ("intake", county_code), lambda: IntakeConfig.objects.filter(county_id=county_code).first()
     )
@@ -83,19 +86,31 @@ def route(lon: float, lat: float, crs: CRS | str, urgent: bool) -> Route:
     )
 
 
+def township_centre(grid_code: str) -> OrgUnit:
+    centre = centre_of(codes.township_of(grid_code))
+    if centre is None:
+        raise RoutingError(
+            "location", f"no governance centre serves {codes.township_of(grid_code)}"
+        )
+    return centre
+
+
 def department_for(category: Category, grid_code: str) -> OrgUnit | None:
     """The department of the category's function whose jurisdiction covers the grid, the most
     local first (a county branch before the city bureau)."""
-    if not category.department_name:
+    if category.function_id is None:
         return None
-    candidates = [
-        u
-        for u in OrgUnit.objects.filter(
-            kind=OrgUnit.Kind.DEPARTMENT, function=category.department_name, active=True
+    covering = [grid_code[:n] for n in sorted(codes.LENGTH.values()) if n < len(grid_code)]
+    return (
+        OrgUnit.objects.filter(
+            kind=OrgUnit.Kind.DEPARTMENT,
+            function_id=category.function_id,
+            active=True,
+            region_id__in=covering,
         )
-        if grid_code.startswith(u.region_id)
-    ]
-    return max(candidates, key=lambda u: len(u.region_id), default=None)
+        .order_by("-region_id")
+        .first()
+    )
 
 
 def default_handler(

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from django.db import transaction
 
+from gridgov.orgs.models import Function
+
 from .models import Category, TimeLimit
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -24,6 +26,10 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def _function(name: str) -> Function | None:
+    return Function.objects.get_or_create(name=name)[0] if name else None
+
+
 @transaction.atomic
 def seed_categories() -> int:
     created = 0
@@ -35,7 +41,7 @@ def seed_categories() -> int:
                 "name": row["name"],
                 "parent": None if top else Category.objects.get(code=row["code"][:2]),
                 "handler_kind": row["handler"] or Category.HandlerKind.DEPARTMENT,
-                "department_name": row["department"],
+                "function": _function(row["department"]),
                 "public": row["public"] == "1",
                 "sensitive": row["sensitive"] == "1",
                 "urgent_allowed": bool(row["urgent"]) or top,

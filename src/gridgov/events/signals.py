@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.dispatch import receiver
 
-from gridgov.geo.locator import GridLocator, rows_from_db
+from gridgov.core.errors import Conflict
+from gridgov.geo.locator import GridLocator
+from gridgov.regions.locator import rows_from_db
 from gridgov.regions.signals import grids_redrawn
 
-from .models import Event, TimelineEntry
+from . import services
+from .models import Event
 from .workflow import OPEN
 
 
@@ -28,21 +32,6 @@ def move_open_events(
         hit = locator.locate(event.lon, event.lat)
         if hit is None or hit.code == event.grid_code:
             continue
-        old = event.grid_code
-        updated = Event.objects.filter(pk=event.pk, version=event.version).update(
-            grid_code=hit.code,
-            county_code=hit.code[:6],
-            version=event.version + 1,
-            location_uncertain=not hit.inside,
-        )
-        if updated:
-            TimelineEntry.objects.create(
-                event=event,
-                seq=event.version + 1,
-                at=kw["revision"].created_at,
-                actor_label="system",
-                action="regrid",
-                from_state=event.state,
-                to_state=event.state,
-                data={"from": old, "to": hit.code},
-            )
+        # Changed meanwhile in this transaction: it keeps its grid until it is located again.
+        with contextlib.suppress(Conflict):
+            services.do_regrid(event, hit.code, hit.inside)

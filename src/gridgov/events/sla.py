@@ -1,9 +1,9 @@
 """Step clocks: limits looked up as data, deadlines on the working calendar, and the ticker jobs
 that turn supervision yellow before a step runs out and red (with escalation) when it has.
 
-The ticker reads due events through the partial index on ``alarm_at`` and flips each with a
-compare-and-set on ``version``, so two tickers never act twice and a restart loses nothing:
-deadlines live only in the database.
+The ticker (``alarms``) reads due events through the partial index on ``alarm_at`` and flips
+each through the engine with a compare-and-set on ``version``, so two tickers never act twice
+and a restart loses nothing: deadlines live only in the database.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import transaction
 from django.db.models import Q, QuerySet
 
 from gridgov.core import outbox, refcache
-from gridgov.core.ticker import job
 from gridgov.core.workcal import calendar
 
 from .models import Event, TimeLimit
@@ -110,35 +108,6 @@ def due_query(now: datetime) -> QuerySet[Event, tuple[UUID, int]]:
 
 def due_ids(now: datetime, limit: int = BATCH) -> list[tuple[UUID, int]]:
     return list(due_query(now)[:limit])
-
-
-@job("sla")
-def tick_deadlines(now: datetime) -> int:
-    """Warn (yellow) or escalate (red) every event whose alarm has rung."""
-    done = seen = 0
-    while seen < MAX_PER_TICK:
-        batch = due_ids(now)
-        progress = done
-        for start in range(0, len(batch), COMMIT_EVERY):
-            with transaction.atomic():  # one durable commit per chunk, a savepoint per event
-                for event_id, version in batch[start : start + COMMIT_EVERY]:
-                    done += _ring(event_id, version, now)
-        seen += len(batch)
-        if len(batch) < BATCH or done == progress:
-            break  # nothing more is due, or what is left could not be flipped this tick
-    return done
-
-
-def _ring(event_id: UUID, version: int, now: datetime) -> int:
-    from .services import escalate_overdue, warn_at_risk
-
-    with transaction.atomic():
-        event = Event.objects.filter(pk=event_id, version=version).first()
-        if event is None or event.alarm_at is None or event.alarm_at > now:
-            return 0  # another ticker or an action got there first
-        if event.due_at is not None and event.due_at <= now:
-            return escalate_overdue(event, now)
-        return warn_at_risk(event, now)
 
 
 def notify(

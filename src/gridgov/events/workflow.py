@@ -1,58 +1,33 @@
 """The closed loop (七步闭环) as data: states, and for every action the states it leaves, the
-state it reaches and the roles that may take it. Pure: no database, no clock.
+state it reaches, the roles and the relation the actor needs, the inputs it takes (and which
+it requires), whether it keeps the step clock, and its label. The engine (core/flow.py) runs it;
+``services`` supplies the relations and the handlers.
 
-Relations beyond the role (the handler must be the assignee, the verifier must not be the
-handler, an operator must cover the event's grid at its handling level) are checked by
-``services.authorise`` from the ``who`` column.
+Relations (``who``):
+- centre: an operator/leader whose scope covers the event at its handling level;
+- centre_or_assignee: either (a suspension ends by the centre or by whoever handles it);
+- assignee: the unit, grid or person the event is dispatched to;
+- verifier: covers the event's grid, and did not handle it;
+- supervisor: an operator/leader covering the event, any level (or a leader / analyst);
+- reporter: the citizen who reported it, by the secret of the receipt;
+- system: the platform itself (the ticker's alarms, grid redraws).
 """
 
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.accounts.roles import Role
+from gridgov.core.flow import REPORTER, SYSTEM, Input, Rule
 
+from . import choices
+from .states import CLOCKED, OPEN, STATE_LABELS, STEP_OF_STATE, TERMINAL, State
 
-class State(StrEnum):
-    REPORTED = "reported"
-    VERIFYING = "verifying"
-    REGISTERED = "registered"
-    DISPATCHED = "dispatched"
-    RETURNED = "returned"
-    IN_PROGRESS = "in_progress"
-    SUSPENDED = "suspended"
-    AWAITING_CHECK = "awaiting_check"
-    CLOSED = "closed"
-    ARCHIVED = "archived"
-    REJECTED = "rejected"
-    MERGED = "merged"
-    CANCELLED = "cancelled"
+__all__ = ["CLOCKED", "OPEN", "RULES", "STATE_LABELS", "STEP_OF_STATE", "TERMINAL", "State"]
 
-
-STATE_LABELS = {
-    State.REPORTED: _("awaiting acceptance"),
-    State.VERIFYING: _("awaiting verification"),
-    State.REGISTERED: _("registered"),
-    State.DISPATCHED: _("awaiting signature"),
-    State.RETURNED: _("returned, awaiting review"),
-    State.IN_PROGRESS: _("being handled"),
-    State.SUSPENDED: _("suspended"),
-    State.AWAITING_CHECK: _("awaiting check"),
-    State.CLOSED: _("closed"),
-    State.ARCHIVED: _("archived"),
-    State.REJECTED: _("not accepted"),
-    State.MERGED: _("merged"),
-    State.CANCELLED: _("cancelled"),
-}
-
-TERMINAL = frozenset({State.ARCHIVED, State.REJECTED, State.MERGED, State.CANCELLED})
-OPEN = frozenset(State) - TERMINAL - {State.CLOSED}
-# States in which a step clock runs (suspended pauses it; closed waits only for the return visit).
-CLOCKED = OPEN - {State.SUSPENDED}
 
 OPS = frozenset({Role.OPERATOR, Role.CENTRE_LEADER})
 LEADERS = frozenset({Role.CENTRE_LEADER})
@@ -62,23 +37,36 @@ VERIFIERS = frozenset({Role.OPERATOR, Role.CENTRE_LEADER, Role.GRID_WORKER, Role
 
 
 class Who(StrEnum):
-    """Which relation to the event the actor must have, besides the role."""
+    CENTRE = "centre"
+    CENTRE_OR_ASSIGNEE = "centre_or_assignee"
+    ASSIGNEE = "assignee"
+    VERIFIER = "verifier"
+    REPORTER = "reporter"
+    SUPERVISOR = "supervisor"
+    SYSTEM = "system"
 
-    CENTRE = "centre"  # an operator/leader whose scope covers the event at its handling level
-    ASSIGNEE = "assignee"  # the unit, grid or person the event is dispatched to
-    VERIFIER = "verifier"  # covers the event's grid, and did not handle it
-    REPORTER = "reporter"  # the citizen who reported it (by reporter secret)
-    SUPERVISOR = "supervisor"  # an operator/leader covering the event, any level
 
+# ----------------------------------------------------------------------------- inputs
 
-@dataclass(frozen=True)
-class Rule:
-    action: str
-    sources: frozenset[State]
-    target: State | None  # None: the state does not change (flags, counters, approvals)
-    roles: frozenset[str]
-    who: Who
-    needs_reason: bool = False
+REASON = Input("reason", "text", _("reason"), required=True)
+NOTE_REQUIRED = Input("note", "text", _("what was done"), required=True)
+CATEGORY = Input("category", "choice", _("category"), choices=choices.categories)
+URGENCY = Input("urgency", "choice", _("urgency"), choices=choices.urgencies)
+TARGET_GRID = Input("target_grid", "choice", _("grid"), choices=choices.dispatch_grids)
+TARGET_UNIT = Input("target_unit", "choice", _("department"), choices=choices.dispatch_units)
+PARENT = Input("parent", "choice", _("merge into"), required=True, choices=choices.merge_parents)
+AMOUNT = Input("amount", "decimal", _("extra time"), required=True)
+UNIT = Input("unit", "choice", _("time unit"), required=True, choices=choices.time_units)
+SATISFACTION = Input(
+    "satisfaction", "choice", _("satisfaction"), required=True, choices=choices.satisfaction
+)
+SATISFACTION_OPTIONAL = Input(
+    "satisfaction", "choice", _("satisfaction"), choices=choices.satisfaction
+)
+LEVEL = Input("level", "choice", _("supervision level"), choices=choices.supervision_levels)
+SECRET = Input("reporter_secret", "text", _("receipt secret"), required=True)
+NEW_GRID = Input("grid", "code", _("grid"), required=True)
+INSIDE = Input("inside", "boolean", _("inside the grid"))
 
 
 def _r(
@@ -87,87 +75,235 @@ def _r(
     target: State | None,
     roles: frozenset[str],
     who: Who,
-    needs_reason: bool = False,
+    label: object,
+    *inputs: Input,
+    keeps_clock: bool = False,
+    by: str = "user",
 ) -> Rule:
-    return Rule(action, frozenset(sources), target, roles, who, needs_reason)
+    return Rule(
+        action,
+        frozenset(s.value for s in sources),
+        target.value if target else None,
+        roles,
+        who.value,
+        label,
+        tuple(inputs),
+        keeps_clock,
+        by,
+    )
 
 
 S = State
+NOBODY: frozenset[str] = frozenset()
 RULES: dict[str, Rule] = {
     r.action: r
     for r in [
-        _r("accept", {S.REPORTED}, S.REGISTERED, OPS, Who.CENTRE),
-        _r("send_to_verify", {S.REPORTED}, S.VERIFYING, OPS, Who.CENTRE),
-        _r("confirm", {S.VERIFYING}, S.REGISTERED, OPS | FIELD, Who.VERIFIER),
-        _r("refute", {S.VERIFYING}, S.CANCELLED, OPS | FIELD, Who.VERIFIER, needs_reason=True),
-        _r("reject", {S.REPORTED}, S.REJECTED, OPS, Who.CENTRE, needs_reason=True),
-        _r("merge", {S.REPORTED, S.VERIFYING, S.REGISTERED}, S.MERGED, OPS, Who.CENTRE),
-        _r("cancel", {S.REPORTED, S.VERIFYING}, S.CANCELLED, frozenset(), Who.REPORTER),
-        _r("dispatch", {S.REGISTERED}, S.DISPATCHED, OPS, Who.CENTRE),
-        _r("sign", {S.DISPATCHED}, S.IN_PROGRESS, HANDLERS, Who.ASSIGNEE),
+        _r("accept", {S.REPORTED}, S.REGISTERED, OPS, Who.CENTRE, _("Accept"), CATEGORY, URGENCY),
+        _r("send_to_verify", {S.REPORTED}, S.VERIFYING, OPS, Who.CENTRE, _("Send to verify")),
+        _r(
+            "confirm",
+            {S.VERIFYING},
+            S.REGISTERED,
+            OPS | FIELD,
+            Who.VERIFIER,
+            _("Confirm"),
+            CATEGORY,
+            URGENCY,
+        ),
+        _r("refute", {S.VERIFYING}, S.CANCELLED, OPS | FIELD, Who.VERIFIER, _("Refute"), REASON),
+        _r("reject", {S.REPORTED}, S.REJECTED, OPS, Who.CENTRE, _("Do not accept"), REASON),
+        _r(
+            "merge",
+            {S.REPORTED, S.VERIFYING, S.REGISTERED},
+            S.MERGED,
+            OPS,
+            Who.CENTRE,
+            _("Merge into another event"),
+            PARENT,
+        ),
+        _r(
+            "cancel",
+            {S.REPORTED, S.VERIFYING},
+            S.CANCELLED,
+            NOBODY,
+            Who.REPORTER,
+            _("Withdraw"),
+            SECRET,
+            by=REPORTER,
+        ),
+        _r(
+            "dispatch",
+            {S.REGISTERED},
+            S.DISPATCHED,
+            OPS,
+            Who.CENTRE,
+            _("Dispatch"),
+            TARGET_GRID,
+            TARGET_UNIT,
+        ),
+        _r("sign", {S.DISPATCHED}, S.IN_PROGRESS, HANDLERS, Who.ASSIGNEE, _("Sign for")),
         _r(
             "return",
             {S.DISPATCHED, S.IN_PROGRESS},
             S.RETURNED,
             HANDLERS,
             Who.ASSIGNEE,
-            needs_reason=True,
+            _("Return"),
+            REASON,
         ),
-        _r("redispatch", {S.RETURNED}, S.DISPATCHED, LEADERS, Who.CENTRE),
-        _r("reject_return", {S.RETURNED}, S.DISPATCHED, LEADERS, Who.CENTRE, needs_reason=True),
-        _r("close_no_action", {S.RETURNED}, S.CANCELLED, LEADERS, Who.CENTRE, needs_reason=True),
+        _r(
+            "redispatch",
+            {S.RETURNED},
+            S.DISPATCHED,
+            LEADERS,
+            Who.CENTRE,
+            _("Dispatch again"),
+            TARGET_GRID,
+            TARGET_UNIT,
+        ),
+        _r(
+            "reject_return",
+            {S.RETURNED},
+            S.DISPATCHED,
+            LEADERS,
+            Who.CENTRE,
+            _("Refuse the return"),
+            REASON,
+        ),
+        _r(
+            "close_no_action",
+            {S.RETURNED},
+            S.CANCELLED,
+            LEADERS,
+            Who.CENTRE,
+            _("Close without action"),
+            REASON,
+        ),
         _r(
             "request_extension",
             {S.DISPATCHED, S.IN_PROGRESS},
             None,
             HANDLERS,
             Who.ASSIGNEE,
-            needs_reason=True,
+            _("Ask for more time"),
+            REASON,
+            AMOUNT,
+            UNIT,
         ),
-        _r("approve_extension", {S.DISPATCHED, S.IN_PROGRESS}, None, LEADERS, Who.CENTRE),
+        _r(
+            "approve_extension",
+            {S.DISPATCHED, S.IN_PROGRESS},
+            None,
+            LEADERS,
+            Who.CENTRE,
+            _("Approve the extension"),
+        ),
         _r(
             "deny_extension",
             {S.DISPATCHED, S.IN_PROGRESS},
             None,
             LEADERS,
             Who.CENTRE,
-            needs_reason=True,
+            _("Deny the extension"),
+            REASON,
         ),
-        _r("request_suspension", {S.IN_PROGRESS}, None, HANDLERS, Who.ASSIGNEE, needs_reason=True),
-        _r("approve_suspension", {S.IN_PROGRESS}, S.SUSPENDED, LEADERS, Who.CENTRE),
-        _r("deny_suspension", {S.IN_PROGRESS}, None, LEADERS, Who.CENTRE, needs_reason=True),
-        _r("resume", {S.SUSPENDED}, S.IN_PROGRESS, LEADERS | HANDLERS, Who.CENTRE),
-        _r("report_result", {S.IN_PROGRESS}, S.AWAITING_CHECK, HANDLERS, Who.ASSIGNEE),
-        _r("verify_pass", {S.AWAITING_CHECK}, S.CLOSED, VERIFIERS, Who.VERIFIER),
+        _r(
+            "request_suspension",
+            {S.IN_PROGRESS},
+            None,
+            HANDLERS,
+            Who.ASSIGNEE,
+            _("Ask to suspend"),
+            REASON,
+        ),
+        _r(
+            "approve_suspension",
+            {S.IN_PROGRESS},
+            S.SUSPENDED,
+            LEADERS,
+            Who.CENTRE,
+            _("Approve the suspension"),
+            keeps_clock=True,
+        ),
+        _r(
+            "deny_suspension",
+            {S.IN_PROGRESS},
+            None,
+            LEADERS,
+            Who.CENTRE,
+            _("Deny the suspension"),
+            REASON,
+        ),
+        _r(
+            "resume",
+            {S.SUSPENDED},
+            S.IN_PROGRESS,
+            LEADERS | HANDLERS,
+            Who.CENTRE_OR_ASSIGNEE,
+            _("Resume"),
+            keeps_clock=True,
+        ),
+        _r(
+            "report_result",
+            {S.IN_PROGRESS},
+            S.AWAITING_CHECK,
+            HANDLERS,
+            Who.ASSIGNEE,
+            _("Report the result"),
+            NOTE_REQUIRED,
+        ),
+        _r(
+            "verify_pass",
+            {S.AWAITING_CHECK},
+            S.CLOSED,
+            VERIFIERS,
+            Who.VERIFIER,
+            _("Verify and close"),
+        ),
         _r(
             "verify_fail",
             {S.AWAITING_CHECK},
             S.IN_PROGRESS,
             VERIFIERS,
             Who.VERIFIER,
-            needs_reason=True,
+            _("Send back for rework"),
+            REASON,
         ),
-        _r("revisit", {S.CLOSED}, None, OPS, Who.CENTRE),
-        _r("reopen", {S.CLOSED}, S.IN_PROGRESS, OPS, Who.CENTRE, needs_reason=True),
-        _r("archive", {S.CLOSED}, S.ARCHIVED, OPS, Who.CENTRE),
-        _r("escalate", OPEN - {S.REPORTED}, None, OPS, Who.CENTRE, needs_reason=True),
-        _r("supervise", OPEN, None, OPS | {Role.LEADER}, Who.SUPERVISOR, needs_reason=True),
+        _r(
+            "revisit", {S.CLOSED}, None, OPS, Who.CENTRE, _("Record the return visit"), SATISFACTION
+        ),
+        _r(
+            "reopen",
+            {S.CLOSED},
+            S.IN_PROGRESS,
+            OPS,
+            Who.CENTRE,
+            _("Reopen"),
+            REASON,
+            SATISFACTION_OPTIONAL,
+        ),
+        _r("archive", {S.CLOSED}, S.ARCHIVED, OPS, Who.CENTRE, _("Archive")),
+        _r("escalate", OPEN - {S.REPORTED}, None, OPS, Who.CENTRE, _("Escalate"), REASON),
+        _r(
+            "supervise",
+            OPEN,
+            None,
+            OPS | {Role.LEADER},
+            Who.SUPERVISOR,
+            _("Supervise"),
+            REASON,
+            LEVEL,
+        ),
+        # The platform's own: the ticker's alarms and grid redraws.
+        _r("warn", CLOCKED | {S.CLOSED}, None, NOBODY, Who.SYSTEM, _("Deadline near"), by=SYSTEM),
+        _r("overdue", CLOCKED | {S.CLOSED}, None, NOBODY, Who.SYSTEM, _("Overdue"), by=SYSTEM),
+        _r(
+            "regrid", OPEN, None, NOBODY, Who.SYSTEM, _("Grid redrawn"), NEW_GRID, INSIDE, by=SYSTEM
+        ),
     ]
 }
-
-# The step whose clock starts when an event enters a state (see sla.STEP_LIMITS).
-STEP_OF_STATE: dict[State, str] = {
-    State.REPORTED: "accept",
-    State.VERIFYING: "verify",
-    State.REGISTERED: "dispatch",
-    State.DISPATCHED: "sign",
-    State.RETURNED: "review",
-    State.IN_PROGRESS: "handle",
-    State.AWAITING_CHECK: "check",
-    State.CLOSED: "revisit",
-}
-
-LEVELS = ("township", "county", "city")
+# Actions people take through the generic action route (the reporter's cancel has its own).
+PERSON_ACTIONS = tuple(sorted(a for a, r in RULES.items() if r.by == "user"))
 
 
 def rule(action: str) -> Rule:
@@ -175,12 +311,3 @@ def rule(action: str) -> Rule:
         return RULES[action]
     except KeyError:
         raise ValueError(f"unknown action {action!r}") from None
-
-
-def allowed_from(action: str, state: State | str) -> bool:
-    return State(state) in rule(action).sources
-
-
-def next_level(level: str) -> str | None:
-    i = LEVELS.index(level)
-    return LEVELS[i + 1] if i + 1 < len(LEVELS) else None

@@ -7,8 +7,6 @@ distance to it. Each process keeps one locator and rebuilds it when the grids ar
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 
 from .crs import CRS, distance_m, to_wgs84
-from .geometry import area_m2, polygon_from_geojson
+from .geometry import area_m2
 
 
 @dataclass(frozen=True)
@@ -109,49 +107,3 @@ class GridLocator:
         near = nearest_points(row.geometry, point)[0]
         dist = distance_m(point.x, point.y, near.x, near.y)
         return Location(row.code, row.grid_id, row.kind, False, dist, point.x, point.y)
-
-
-def rows_from_db() -> list[GridRow]:
-    from gridgov.regions.models import Grid
-
-    current = Grid.objects.filter(effective_to__isnull=True).order_by("code")
-    return [
-        GridRow(gid, code, kind, polygon_from_geojson(boundary))
-        for gid, code, kind, boundary in current.values_list("id", "code", "kind", "boundary")
-    ]
-
-
-def db_stamp() -> tuple[int, int]:
-    """Changes whenever grids are redrawn: latest revision id and number of current grids."""
-    from gridgov.regions.models import Grid, GridRevision
-
-    latest = GridRevision.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return latest, Grid.objects.filter(effective_to__isnull=True).count()
-
-
-_lock = threading.Lock()
-_cached: GridLocator | None = None
-_checked_at = 0.0
-
-
-def get_locator() -> GridLocator:
-    """This process's locator, rebuilt when another process has redrawn the grids."""
-    global _cached, _checked_at
-    from django.conf import settings
-
-    with _lock:
-        now = time.monotonic()
-        if _cached is not None and now - _checked_at < settings.LOCATOR_STAMP_TTL:
-            return _cached
-        stamp = db_stamp()
-        _checked_at = now
-        if _cached is None or _cached.stamp != stamp:
-            _cached = GridLocator(rows_from_db(), stamp)
-        return _cached
-
-
-def invalidate() -> None:
-    """Forget the cached locator (this process redrew the grids)."""
-    global _cached
-    with _lock:
-        _cached = None

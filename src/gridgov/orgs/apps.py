@@ -6,3 +6,10 @@ class OrgsConfig(AppConfig):
     name = "gridgov.orgs"
     label = "orgs"
     verbose_name = _("Centres and departments")
+
+    def ready(self) -> None:
+        from gridgov.core import scope
+
+        from .models import OrgUnit
+
+        scope.register(OrgUnit, "orgunit", "region_id", 12)

@@ -8,6 +8,22 @@ from django.utils.translation import gettext_lazy as _
 from gridgov.regions.models import Region
 
 
+class Function(models.Model):
+    """What a department does (职能), shared by the city bureau and its county branches
+    ("城市管理局"). Categories send their work to a function; routing picks the unit of that
+    function most local to the event."""
+
+    name = models.CharField(_("name"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("department function")
+        verbose_name_plural = _("department functions")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class OrgUnit(models.Model):
     class Kind(models.TextChoices):
         CENTRE = "centre", _("governance centre")
@@ -34,9 +50,15 @@ class OrgUnit(models.Model):
         on_delete=models.PROTECT,
         related_name="children",
     )
-    # What a department does, shared by its city unit and county branches ("城市管理局");
-    # categories name it and routing matches it within the event's jurisdiction.
-    function = models.CharField(_("function"), max_length=64, blank=True, db_index=True)
+    function = models.ForeignKey(
+        Function,
+        verbose_name=_("function"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="units",
+        help_text=_("For a department: what it does (its city bureau and branches share it)."),
+    )
     phone = models.CharField(_("duty phone"), max_length=32, blank=True)
     active = models.BooleanField(_("active"), default=True)
 

@@ -74,7 +74,7 @@ class GridRevisionAdmin(admin.ModelAdmin):
     list_display = ("id", "created_at", "created_by", "source", "grid_count")
 
     def has_module_permission(self, request: object) -> bool:
-        from gridgov.accounts.scope import can
+        from gridgov.core.scope import can
 
         return can(getattr(request, "user", None), "grid", "change")
 

@@ -6,3 +6,11 @@ class RegionsConfig(AppConfig):
     name = "gridgov.regions"
     label = "regions"
     verbose_name = _("Regions and grids")
+
+    def ready(self) -> None:
+        from gridgov.core import scope
+
+        from .models import Grid, Region
+
+        scope.register(Region, "region", "code", 12)
+        scope.register(Grid, "grid", "code", 15)

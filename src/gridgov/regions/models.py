@@ -149,7 +149,3 @@ class Grid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
-
-    @property
-    def is_current(self) -> bool:
-        return self.effective_to is None

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from gridgov.accounts.scope import code_range, restrict
+from gridgov.core.codes import code_range
+from gridgov.core.scope import restrict
 
 from .models import Grid, Region
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from shapely.geometry.base import BaseGeometry
 
 from gridgov.core import audit
-from gridgov.geo import locator
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import bbox, to_geojson
 
-from . import grid_import
-from .generator import GenCity
+from . import grid_import, locator
 from .models import Grid, GridRevision, Region
 from .signals import grids_redrawn
 
@@ -116,35 +116,23 @@ def export_grids(grids: QuerySet[Grid]) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def generated_grid_file(city: GenCity) -> dict[str, Any]:
-    """The generator's grids as an import file, so the demo goes through the same checks."""
-    return {
-        "type": "FeatureCollection",
-        "synthetic": True,
-        "features": [
-            {
-                "type": "Feature",
-                "properties": {
-                    "code": g.code,
-                    "name": g.name,
-                    "kind": g.kind,
-                    "dedicated_type": g.dedicated_type,
-                    "population": g.population,
-                    "households": g.households,
-                },
-                "geometry": to_geojson(g.boundary),
-            }
-            for g in city.grids
-        ],
-    }
+class RegionRow(Protocol):
+    """A division to load: its code, name, level, parent, area type and boundary."""
+
+    code: str
+    name: str
+    level: int
+    parent: str
+    area_type: str
+    boundary: BaseGeometry | None
+    synthetic: bool
+    source: str
 
 
-def do_load_regions(city: GenCity, *, actor: Any = None) -> int:
-    """Insert the generated regions that are not there yet (parents before children)."""
+def do_load_regions(rows: Iterable[RegionRow], *, actor: Any = None) -> int:
+    """Insert the regions that are not there yet (parents before children)."""
     existing = set(Region.objects.values_list("code", flat=True))
-    new = [
-        r for r in sorted(city.regions, key=lambda r: (r.level, r.code)) if r.code not in existing
-    ]
+    new = [r for r in sorted(rows, key=lambda r: (r.level, r.code)) if r.code not in existing]
     with transaction.atomic():
         Region.objects.bulk_create(
             [

@@ -1,0 +1,368 @@
+"""`gridgov bench intake` and `gridgov bench ticker`, each beside a baseline from the same run.
+
+Both build a scratch database of their own (a temporary SQLite file, or the PostgreSQL database
+`gridgov_bench` when GRIDGOV_DB=postgres), never the one the platform runs on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .webserver import gunicorn
+
+Out = Callable[[str], None]
+BENCH_PG_NAME = "gridgov_bench"
+
+
+# ----------------------------------------------------------------------------- scratch database
+
+
+@contextmanager
+def scratch_env() -> Iterator[dict[str, str]]:
+    """Environment for child processes pointing at a fresh scratch database."""
+    with tempfile.TemporaryDirectory(prefix="gridgov-bench-") as tmp:
+        env = {**os.environ, "GRIDGOV_DATA_DIR": tmp}
+        if os.environ.get("GRIDGOV_DB") == "postgres":
+            _recreate_pg(BENCH_PG_NAME)
+            env.update(GRIDGOV_PG_NAME=BENCH_PG_NAME)
+        else:
+            env.update(GRIDGOV_DB="sqlite", GRIDGOV_SQLITE_PATH=str(Path(tmp) / "bench.sqlite3"))
+        yield env
+
+
+def _recreate_pg(name: str) -> None:
+    import psycopg
+
+    conn = psycopg.connect(
+        host=os.environ.get("GRIDGOV_PG_HOST", "127.0.0.1"),
+        port=os.environ.get("GRIDGOV_PG_PORT", "5432"),
+        user=os.environ.get("GRIDGOV_PG_USER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    )
+    with conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def gridgov(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "gridgov", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"gridgov {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return out.stdout
+
+
+# ----------------------------------------------------------------------------- baseline
+
+
+def _pg_inserter(env: dict[str, str]) -> Callable[[], None]:
+    import psycopg
+
+    conn = psycopg.connect(
+        host=env.get("GRIDGOV_PG_HOST", "127.0.0.1"),
+        user=env.get("GRIDGOV_PG_USER", "postgres"),
+        dbname=env["GRIDGOV_PG_NAME"],
+        autocommit=True,
+    )
+    conn.execute("CREATE TABLE IF NOT EXISTS bench_rows (id uuid PRIMARY KEY, body text)")
+
+    def insert() -> None:
+        conn.execute("INSERT INTO bench_rows VALUES (%s, %s)", (uuid.uuid4(), "x" * 400))
+
+    return insert
+
+
+def _sqlite_inserter(env: dict[str, str]) -> Callable[[], None]:
+    lite = sqlite3.connect(env["GRIDGOV_SQLITE_PATH"], isolation_level=None, timeout=20)
+    lite.execute("PRAGMA journal_mode=WAL")
+    lite.execute("PRAGMA synchronous=FULL")
+    lite.execute("CREATE TABLE IF NOT EXISTS bench_rows (id TEXT PRIMARY KEY, body TEXT)")
+
+    def insert() -> None:
+        lite.execute("BEGIN IMMEDIATE")
+        lite.execute("INSERT INTO bench_rows VALUES (?, ?)", (str(uuid.uuid4()), "x" * 400))
+        lite.execute("COMMIT")
+
+    return insert
+
+
+def durable_insert_rate(env: dict[str, str], seconds: float = 3.0) -> float:
+    """Single-row INSERT + COMMIT per row, with the platform's durability settings."""
+    pg = env.get("GRIDGOV_DB") == "postgres"
+    insert = _pg_inserter(env) if pg else _sqlite_inserter(env)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        insert()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- intake
+
+
+def _points(env: dict[str, str], county: str, n: int) -> list[tuple[float, float]]:
+    code = (
+        "import json,sys\n"
+        "import django; django.setup()\n"
+        "from gridgov.regions.models import Grid\n"
+        "from gridgov.geo.geometry import polygon_from_geojson\n"
+        f"qs = Grid.objects.filter(code__startswith='{county}', effective_to=None, kind='base')\n"
+        f"pts = [polygon_from_geojson(g.boundary).representative_point() for g in qs[:{n}]]\n"
+        "print(json.dumps([[p.x, p.y] for p in pts]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "DJANGO_SETTINGS_MODULE": "gridgov.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [(p[0], p[1]) for p in json.loads(out.stdout)]
+
+
+def _client_loop(
+    port: int,
+    token: str,
+    points: list[tuple[float, float]],
+    count: int,
+    latencies: list[float],
+    errors: list[str],
+) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    for i in range(count):
+        lon, lat = points[i % len(points)]
+        body = json.dumps(
+            {
+                "client_id": str(uuid.uuid4()),
+                "channel": "app",
+                "title": "占道经营",
+                "description": "压测上报",
+                "lon": lon,
+                "lat": lat,
+                "category": "0201",
+            }
+        )
+        t = time.perf_counter()
+        try:
+            conn.request("POST", "/api/v1/events", body, headers)
+            resp = conn.getresponse()
+            resp.read()
+        except OSError as exc:
+            errors.append(str(exc))
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        if resp.status == 201:
+            latencies.append(time.perf_counter() - t)
+        else:
+            errors.append(str(resp.status))
+    conn.close()
+
+
+def bench_intake(
+    out: Out, clients: int = 16, reports: int = 2000, workers: int = 2, threads: int = 4
+) -> None:
+    county = "130104"
+    with scratch_env() as env:
+        out(f"scratch database: {env.get('GRIDGOV_SQLITE_PATH') or env.get('GRIDGOV_PG_NAME')}")
+        gridgov(env, "migrate", "-v0")
+        gridgov(env, "demo", "--county", county)
+        token = gridgov(env, "token", "qiaoxi_operator", "bench").strip()
+        points = _points(env, county, 500)
+        baseline = durable_insert_rate(env)
+        with gunicorn(env, workers, threads) as (_web, port):
+            _client_loop(port, token, points, 20, [], [])  # warm up: locator, calendar, caches
+            latencies: list[float] = []
+            errors: list[str] = []
+            per_client = reports // clients
+            pool = [
+                threading.Thread(
+                    target=_client_loop, args=(port, token, points, per_client, latencies, errors)
+                )
+                for _ in range(clients)
+            ]
+            start = time.perf_counter()
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+            elapsed = time.perf_counter() - start
+    _print_intake(out, latencies, errors, elapsed, baseline, clients, workers, threads)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def _print_intake(
+    out: Out,
+    lat: list[float],
+    errors: list[str],
+    elapsed: float,
+    baseline: float,
+    clients: int,
+    workers: int,
+    threads: int,
+) -> None:
+    rate = len(lat) / elapsed
+    out(f"web: gunicorn {workers} workers × {threads} threads; {clients} concurrent HTTP clients")
+    out(f"{'measure':<44}{'value':>14}")
+    out(f"{'raw durable single-row inserts/s (baseline)':<44}{baseline:>14,.0f}")
+    out(f"{'accepted reports/s (HTTP, full intake)':<44}{rate:>14,.1f}")
+    out(f"{'  ratio to the baseline':<44}{rate / baseline:>14.2f}")
+    for p in (50, 95, 99):
+        out(f"{f'  latency p{p} (ms)':<44}{_pct(lat, p) * 1000:>14,.1f}")
+    out(f"{'  accepted / errors':<44}{f'{len(lat)} / {len(errors)}':>14}")
+    if errors:
+        out(f"  first errors: {errors[:5]}")
+
+
+# ----------------------------------------------------------------------------- ticker
+
+
+def bench_ticker(out: Out, open_events: int = 1_000_000, due: int = 1000) -> None:
+    """One tick with ``due`` due events among ``due`` open ones (the baseline), then among
+    ``open_events``; each tick runs in a fresh process whose peak RSS is reported."""
+    with scratch_env() as env:
+        out(f"scratch database: {env.get('GRIDGOV_SQLITE_PATH') or env.get('GRIDGOV_PG_NAME')}")
+        gridgov(env, "migrate", "-v0")
+        gridgov(env, "demo", "--county", "130104")
+        out(
+            f"{'open events':>12}{'due':>7}{'tick s':>9}{'ms per due':>12}"
+            f"{'peak RSS MB':>13}{'build s':>9}"
+        )
+        made = 0
+        for size in (due, open_events):
+            t = time.perf_counter()
+            _in_scratch(env, f"make_events({size - made}, False); make_events({due}, True)")
+            build = time.perf_counter() - t
+            made = size
+            tick = json.loads(_in_scratch(env, "tick_once()"))
+            out(
+                f"{size:>12,}{tick['done']:>7}{tick['seconds']:>9.2f}"
+                f"{tick['seconds'] / max(tick['done'], 1) * 1000:>12.1f}"
+                f"{tick['peak_rss_mb']:>13.1f}{build:>9.1f}"
+            )
+
+
+def _in_scratch(env: dict[str, str], call: str) -> str:
+    code = f"import django; django.setup()\nfrom gridgov.bench.events import *\n{call}\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "DJANGO_SETTINGS_MODULE": "gridgov.settings"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    return proc.stdout
+
+
+def tick_once() -> None:
+    """In a fresh process: run the deadline job once; print time and the process's peak RSS."""
+    from django.utils import timezone
+
+    from gridgov.events.alarms import tick_deadlines
+
+    t = time.perf_counter()
+    done = tick_deadlines(timezone.now())
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"done": done, "seconds": seconds, "peak_rss_mb": peak}))
+
+
+def make_events(n: int, due: bool) -> int:
+    from django.utils import timezone
+
+    when = timezone.now() + (timedelta(minutes=-1) if due else timedelta(days=365))
+    return _make_events(n, when)
+
+
+def _make_events(n: int, alarm: Any) -> int:
+    """Insert n open events fast (raw bulk insert of a template row), all in Huiwen grid 8."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from gridgov.events.models import Event
+    from gridgov.orgs.models import OrgUnit
+
+    if n <= 0:
+        return 0
+    centre = OrgUnit.objects.get(code="C130104008")
+    now = timezone.now()
+    template = Event(
+        code="",
+        channel="app",
+        client_id="",
+        request_hash="x",
+        title="压测",
+        description="压测",
+        lon=114.4,
+        lat=38.0,
+        orig_lon=114.4,
+        orig_lat=38.0,
+        orig_crs="wgs84",
+        grid_code="130104008019008",
+        county_code="130104",
+        area_type="urban",
+        state="in_progress",
+        receiving_centre=centre,
+        reported_at=now,
+        step="handle",
+        step_started_at=now,
+        step_unit="h",
+        due_at=alarm,
+        warn_at=alarm,
+        alarm_at=alarm,
+        assignee_kind="grid",
+        assignee_grid="130104008019008",
+    )
+    fields = list(Event._meta.concrete_fields)
+    cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {Event._meta.db_table} ({cols}) VALUES ({marks})"  # noqa: S608
+    base = [f.get_db_prep_save(f.pre_save(template, True), connection) for f in fields]
+    names = [f.attname for f in fields]
+    i_id, i_code, i_client = names.index("id"), names.index("code"), names.index("client_id")
+    id_field = Event._meta.pk
+    assert id_field is not None
+    tag = uuid.uuid4().hex[:8]
+    done = 0
+    while done < n:
+        rows = []
+        for i in range(done, min(n, done + 20_000)):
+            row = list(base)
+            row[i_id] = id_field.get_db_prep_save(uuid.uuid4(), connection)
+            row[i_code] = f"B{tag}{i:09d}"
+            row[i_client] = f"bench-{tag}-{i}"
+            rows.append(row)
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.executemany(sql, rows)
+        done += len(rows)
+    return n

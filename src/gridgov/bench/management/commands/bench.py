@@ -1,0 +1,39 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Benchmarks that print figures beside a baseline measured in the same run."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="which", required=True)
+        loc = sub.add_parser("locate", help="grid lookups/s vs a naive polygon scan; memory")
+        loc.add_argument("--samples", type=int, default=20000)
+        loc.add_argument("--seconds", type=float, default=3.0, help="time budget per method")
+        loc.add_argument("--no-web", action="store_true", help="skip the web-process RSS check")
+        intake = sub.add_parser("intake", help="reports/s over HTTP vs raw durable inserts/s")
+        intake.add_argument("--clients", type=int, default=16)
+        intake.add_argument("--reports", type=int, default=2000)
+        intake.add_argument("--workers", type=int, default=2)
+        intake.add_argument("--threads", type=int, default=4)
+        tick = sub.add_parser("ticker", help="one tick with many open events and some due")
+        tick.add_argument("--open", type=int, default=1_000_000)
+        tick.add_argument("--due", type=int, default=1000)
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        out = self.stdout.write
+        if opts["which"] == "locate":
+            from gridgov.bench import locate as bench
+
+            bench.run(out, opts["samples"], opts["seconds"])
+            if not opts["no_web"]:
+                bench.web_rss(out)
+        elif opts["which"] == "intake":
+            from gridgov.bench.events import bench_intake
+
+            bench_intake(out, opts["clients"], opts["reports"], opts["workers"], opts["threads"])
+        else:
+            from gridgov.bench.events import bench_ticker
+
+            bench_ticker(out, opts["open"], opts["due"])

@@ -1,0 +1,102 @@
+"""The one scope filter every read goes through.
+
+``restrict(queryset, user, action)`` keeps the rows whose region or grid code falls in the
+caller's reach for ``action`` on that kind of record. A code prefix is a subtree, so each reach
+is one indexed range: ``code >= p AND code < p⁺``. Views fetch single objects through the
+restricted queryset, so a foreign id is a plain 404.
+
+This module knows codes and querysets, not people: who reaches what is supplied by the accounts
+app (posts and roles) through ``set_reach``. So regions, grids and the admin base filter by
+scope without importing accounts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.db import models
+from django.db.models import Q
+
+from .codes import code_range, collapse
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What one of a user's posts lets them reach: a code subtree, possibly narrowed further
+    (a department handler reaches only the events sent to their own unit)."""
+
+    prefix: str
+    condition: Q | None = None
+
+
+@dataclass(frozen=True)
+class Scoped:
+    resource: str  # the resource name in the permission table (accounts.roles)
+    field: str | None  # the code field; None: the resource has no region (the audit log)
+    max_len: int  # the longest prefix meaningful for that field
+    also: tuple[str, ...] = ()  # further code fields a row is also reached by
+
+
+ReachFn = Callable[[Any, str, str], list[Reach]]
+_REGISTRY: dict[str, Scoped] = {}
+_reach: ReachFn = lambda user, resource, action: []  # noqa: E731  (until accounts sets it)
+
+
+def set_reach(fn: ReachFn) -> None:
+    """Who reaches what: (user, resource, action) → reaches (the accounts app supplies it)."""
+    global _reach
+    _reach = fn
+
+
+def reach(user: Any, resource: str, action: str) -> list[Reach]:
+    return _reach(user, resource, action)
+
+
+def register(
+    model: type[models.Model],
+    resource: str,
+    field: str | None,
+    max_len: int,
+    also: tuple[str, ...] = (),
+) -> None:
+    _REGISTRY[model._meta.label_lower] = Scoped(resource, field, max_len, also)
+
+
+def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.QuerySet[M]:
+    """The rows of ``queryset`` that ``user`` may ``action`` (view, list, search, export, map,
+    stats, change). Unknown models and users without a reach get nothing."""
+    entry = _REGISTRY.get(queryset.model._meta.label_lower)
+    if entry is None:
+        return queryset.none()
+    reaches = reach(user, entry.resource, action)
+    if not reaches:
+        return queryset.none()
+    if entry.field is None:
+        return queryset
+    fields = (entry.field, *entry.also)
+    plain = [r.prefix[: entry.max_len] for r in reaches if r.condition is None]
+    q = Q()
+    for prefix in collapse(plain):
+        for f in fields:
+            q |= code_range(f, prefix)
+    for r in reaches:
+        if r.condition is not None:
+            q |= code_range(entry.field, r.prefix[: entry.max_len]) & r.condition
+    return queryset.filter(q)
+
+
+def can(user: Any, resource: str, action: str) -> bool:
+    return bool(reach(user, resource, action))
+
+
+def prefixes(user: Any, resource: str, action: str, max_len: int = 15) -> list[str]:
+    return collapse(r.prefix[:max_len] for r in reach(user, resource, action))
+
+
+def covers(user: Any, resource: str, action: str, code: str) -> bool:
+    """Whether ``code`` lies inside a range the user may ``action`` on ``resource``."""
+    return any(code.startswith(p) for p in prefixes(user, resource, action))

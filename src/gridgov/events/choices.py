@@ -1,0 +1,91 @@
+"""What an action's inputs may be chosen from, for a given event and user: the grids and the
+departments that may receive a dispatch, the categories, the time units… Each function takes
+(event, user) and answers [(value, label)]. The same functions check what a dispatch may target
+(``may_receive``), so what a page offers is what the engine accepts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.core import codes
+from gridgov.core.workcal import UNITS
+from gridgov.orgs.models import OrgUnit
+from gridgov.regions.models import Grid
+
+from . import queries
+from .models import UNIT_CHOICES, Category, Event
+
+Choices = list[tuple[str, str]]
+
+
+def categories(event: Any, user: Any) -> Choices:
+    rows = Category.objects.filter(active=True, parent__isnull=False).order_by("code")
+    return [(c.code, f"{c.code} {c.name}") for c in rows]
+
+
+def urgencies(event: Any, user: Any) -> Choices:
+    return [(str(v), str(label)) for v, label in Event.Urgency.choices]
+
+
+def dispatch_area(event: Event) -> str:
+    """The area the event's handling centre runs: where it may send work to a grid."""
+    return codes.area_at(event.grid_code, event.handling_level)
+
+
+def dispatch_grids(event: Event, user: Any) -> Choices:
+    rows = Grid.objects.filter(codes.code_range("code", dispatch_area(event))).filter(
+        effective_to__isnull=True
+    )
+    return [(g.code, f"{g.code} {g.name}") for g in rows.order_by("code")]
+
+
+def receiving_units(event: Event) -> list[OrgUnit]:
+    """Departments whose area covers the event, and the event's own township centre (属地兜底).
+    A higher centre takes work only by escalation."""
+    prefixes = [event.grid_code[:n] for n in sorted(codes.LENGTH.values()) if n <= 12]
+    departments = OrgUnit.objects.filter(
+        kind=OrgUnit.Kind.DEPARTMENT, active=True, region_id__in=prefixes
+    )
+    centre = OrgUnit.objects.filter(
+        kind=OrgUnit.Kind.CENTRE, active=True, region_id=codes.township_of(event.grid_code)
+    )
+    return [*departments.order_by("code"), *centre]
+
+
+def may_receive(unit: OrgUnit, event: Event) -> bool:
+    if not unit.active:
+        return False
+    if unit.kind == OrgUnit.Kind.DEPARTMENT:
+        return codes.covers(unit.region_id, event.grid_code)
+    return unit.kind == OrgUnit.Kind.CENTRE and unit.region_id == codes.township_of(event.grid_code)
+
+
+def dispatch_units(event: Event, user: Any) -> Choices:
+    return [(u.code, u.name) for u in receiving_units(event)]
+
+
+def merge_parents(event: Event, user: Any) -> Choices:
+    """The open reports nearby that the user may open: the likely duplicates."""
+    return [(code, code) for code in queries.visible_codes(user, event.duplicate_candidates)]
+
+
+def time_units(event: Any, user: Any) -> Choices:
+    labels = dict(UNIT_CHOICES)
+    return [(u, str(labels.get(u, u))) for u in UNITS]
+
+
+def satisfaction(event: Any, user: Any) -> Choices:
+    labels = [
+        _("very dissatisfied"),
+        _("dissatisfied"),
+        _("neutral"),
+        _("satisfied"),
+        _("very satisfied"),
+    ]
+    return [(str(n), str(label)) for n, label in enumerate(labels, start=1)]
+
+
+def supervision_levels(event: Any, user: Any) -> Choices:
+    return [(str(v), str(label)) for v, label in Event.Supervision.choices if v]

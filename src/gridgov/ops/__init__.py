@@ -1,0 +1,1 @@
+"""The `gridgov` commands an operator runs: the platform, the ticker, audit, keys, grids, tokens."""

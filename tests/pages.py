@@ -1,0 +1,115 @@
+"""Browser tests: Debian's Chromium driven by Playwright (never a browser download) against the
+platform's real web server on the test database. Every page test fails on a console error and
+on any request that leaves the machine, and saves a screenshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = os.environ.get("GRIDGOV_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("GRIDGOV_SCREENSHOTS", ROOT / ".screenshots"))
+LOCAL = {"127.0.0.1", "localhost"}
+
+
+@dataclass
+class Site:
+    base: str
+    data_dir: Path
+
+
+@dataclass
+class Watch:
+    """What a page did that it must not: console errors, page errors, outside requests."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def console(self, msg: Any) -> None:
+        if msg.type == "error":
+            self.problems.append(f"console error: {msg.text}")
+
+    def page_error(self, err: Any) -> None:
+        self.problems.append(f"page error: {err}")
+
+    def route(self, route: Any) -> None:
+        url = route.request.url
+        parsed = urlparse(url)
+        if parsed.scheme in ("data", "blob", "about") or parsed.hostname in LOCAL:
+            route.continue_()
+            return
+        self.problems.append(f"request leaving the machine: {url}")
+        route.abort()
+
+
+def collectstatic(env: dict[str, str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "gridgov", "collectstatic", "--noinput", "-v0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+@pytest.fixture(scope="session")
+def site(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Site]:
+    from .live import live_server, test_db_env
+
+    data = tmp_path_factory.mktemp("site-data")
+    with django_db_blocker.unblock():
+        env = test_db_env(GRIDGOV_DATA_DIR=str(data))
+        collectstatic(env)
+        with live_server(workers=1, threads=4, GRIDGOV_DATA_DIR=str(data)) as (_proc, port):
+            yield Site(f"http://127.0.0.1:{port}", data)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the tests' own database calls
+    # stay synchronous, so Django's guard against async contexts is lifted for them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, site: Site, request: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) on the site; fails the test on any console error
+    or outside request, and saves a screenshot of where the test ended."""
+    context = chromium.new_context(locale="zh-CN", base_url=site.base)
+    watch = Watch()
+    context.route("**/*", watch.route)
+    pg = context.new_page()
+    pg.on("console", watch.console)
+    pg.on("pageerror", watch.page_error)
+    try:
+        yield pg
+    finally:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
+        context.close()
+    assert not watch.problems, "\n".join(watch.problems)
