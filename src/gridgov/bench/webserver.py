@@ -49,6 +49,8 @@ def gunicorn(
             "--threads",
             str(threads),
             "--no-control-socket",
+            "--graceful-timeout",
+            "5",  # a browser's keep-alive connection must not hold the worker (and the DB)
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -58,5 +60,20 @@ def gunicorn(
         wait_until_up(port)
         yield proc, port
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate gunicorn and its workers; kill whatever is still there after 15 s."""
+    import psutil
+
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+    for child in children:
+        if child.is_running():
+            child.kill()

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, idempotency, refcache
+from gridgov.core import audit, codes, idempotency, refcache
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
@@ -159,7 +159,7 @@ def authorise_report(actor: Any, report: Report, grid_code: str) -> None:
     posts = [p for p in active_posts(actor) if p.role in REPORT_ROLES]
     if not posts:
         raise Forbidden("your posts do not report events")
-    covering = [p for p in posts if grid_code.startswith(p.scope_code)]
+    covering = [p for p in posts if codes.covers(p.scope_code, grid_code)]
     if not covering:
         raise Forbidden("this location lies outside the area you serve", "location")
     if all(p.role == Role.CHANNEL for p in covering) and report.channel not in PUBLIC_CHANNELS:
@@ -219,7 +219,7 @@ def _prepare(
         orig_crs=report.crs,
         location_uncertain=not loc.inside,
         grid_code=route.grid_code,
-        county_code=route.grid_code[:6],
+        county_code=codes.county_of(route.grid_code),
         category=category,
         urgency=report.urgency,
         area_type=route.village.area_type,
@@ -302,7 +302,7 @@ def _self_resolved(event: Event, report: Report, actor: Any, now: Any) -> None:
     posts = [
         p
         for p in active_posts(actor)
-        if p.role in FIELD and event.grid_code.startswith(p.scope_code)
+        if p.role in FIELD and codes.covers(p.scope_code, event.grid_code)
     ]
     if not posts:
         raise Forbidden("only a grid worker of this grid may report a fix on the spot")

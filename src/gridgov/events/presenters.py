@@ -6,8 +6,9 @@ from typing import Any
 
 from gridgov.core.personal import mask_name, mask_openid, mask_phone
 
-from .models import Attachment, Event
+from .models import Attachment, Event, TimelineEntry
 from .queries import visible_codes
+from .states import STATE_LABELS, State
 
 
 def assignee_label(e: Event) -> str:
@@ -59,6 +60,35 @@ def attachment(a: Attachment) -> dict[str, Any]:
     }
 
 
+def public(e: Event) -> dict[str, Any]:
+    """What the public may see of an event (the square map, a progress page): never who
+    reported or handled it, the place only coarsely (about 100 m), the state and its times."""
+    return {
+        "code": e.code,
+        "title": e.title,
+        "category": e.category.name if e.category_id and e.category else None,
+        "state": e.state,
+        "state_label": str(STATE_LABELS[State(e.state)]),
+        "lon": round(e.lon, 3),
+        "lat": round(e.lat, 3),
+        "reported_at": e.reported_at,
+        "closed_at": e.closed_at,
+    }
+
+
+def timeline_row(t: TimelineEntry) -> dict[str, Any]:
+    return {
+        "seq": t.seq,
+        "at": t.at,
+        "actor": t.actor_label,
+        "action": t.action,
+        "from_state": t.from_state,
+        "to_state": t.to_state,
+        "note": t.note,
+        "data": t.data,
+    }
+
+
 def detail(e: Event, viewer: Any) -> dict[str, Any]:
     return {
         **row(e),
@@ -78,18 +108,6 @@ def detail(e: Event, viewer: Any) -> dict[str, Any]:
         "parent": e.parent.code if e.parent_id and e.parent else None,
         # Only the nearby reports this viewer may open themselves.
         "duplicate_candidates": visible_codes(viewer, e.duplicate_candidates),
-        "timeline": [
-            {
-                "seq": t.seq,
-                "at": t.at,
-                "actor": t.actor_label,
-                "action": t.action,
-                "from_state": t.from_state,
-                "to_state": t.to_state,
-                "note": t.note,
-                "data": t.data,
-            }
-            for t in e.timeline.order_by("seq")
-        ],
+        "timeline": [timeline_row(t) for t in e.timeline.order_by("seq")],
         "attachments": [attachment(a) for a in e.attachments.all()],
     }

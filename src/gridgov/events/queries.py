@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from gridgov.accounts.scope import code_range, restrict
 
-from .models import Event
+from .models import Event, TimelineEntry
 
 
 def events(
@@ -44,6 +44,12 @@ def event(user: Any, event_id: Any, action: str = "view") -> Event | None:
         "category", "receiving_centre", "assignee_unit", "parent"
     )
     return qs.filter(**event_key(event_id)).first()
+
+
+def timeline(user: Any, action: str = "view") -> QuerySet[TimelineEntry]:
+    """Timeline entries, scoped like their events: only those of events ``user`` may see."""
+    visible = restrict(Event.objects.all(), user, action).values("pk")
+    return TimelineEntry.objects.filter(event__in=visible)
 
 
 def event_any(event_id: Any) -> Event | None:

@@ -17,7 +17,7 @@ from django.db import transaction
 
 from gridgov.accounts.roles import allowed
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, flow, idempotency
+from gridgov.core import audit, codes, flow, idempotency
 from gridgov.core.errors import Forbidden, Invalid, NotFound
 from gridgov.core.text import visible
 
@@ -306,6 +306,6 @@ def do_unmask_reporter(event_id: Any, user: Any, reason: str) -> dict[str, str]:
 
 def _unmask_post(user: Any, event: Event) -> int | None:
     for p in active_posts(user):
-        if allowed("event", p.role, "unmask") and event.grid_code.startswith(p.scope_code):
+        if allowed("event", p.role, "unmask") and codes.covers(p.scope_code, event.grid_code):
             return int(p.pk)
     return None

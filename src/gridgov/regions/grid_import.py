@@ -16,6 +16,7 @@ import shapely
 from shapely import STRtree
 from shapely.geometry.base import BaseGeometry
 
+from gridgov.core import codes
 from gridgov.geo.crs import CRS, to_wgs84
 from gridgov.geo.geometry import (
     WGS84_NAMES,
@@ -59,7 +60,7 @@ class GridFeature:
 
     @property
     def village_code(self) -> str:
-        return self.code[:12]
+        return codes.village_of(self.code)
 
 
 class ImportRejected(Exception):
