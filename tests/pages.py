@@ -7,10 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import pytest
@@ -27,6 +28,7 @@ FLAGS = [
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("GRIDGOV_SCREENSHOTS", ROOT / ".screenshots"))
 LOCAL = {"127.0.0.1", "localhost"}
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,6 +58,24 @@ class Watch:
             return
         self.problems.append(f"request leaving the machine: {url}")
         route.abort()
+
+
+def in_thread(fn: Callable[[], T]) -> T:
+    """Run database work for a page test in a thread of its own, closing its connection.
+
+    Under Playwright's sync API the test runs in a greenlet whose context gets a database
+    connection of its own, which Django never closes (PostgreSQL then refuses to drop the test
+    database); a short-lived thread's connection is closed here."""
+    from django.db import connections
+
+    def run() -> T:
+        try:
+            return fn()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
 def collectstatic(env: dict[str, str]) -> None:

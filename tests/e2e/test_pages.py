@@ -12,7 +12,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from gridgov.accounts import totp
 from gridgov.accounts.models import TotpDevice, User
 
-from ..pages import Site
+from ..pages import Site, in_thread
 
 PASSWORD = "Browser-test-9a"
 
@@ -20,7 +20,8 @@ PASSWORD = "Browser-test-9a"
 @pytest.fixture(scope="session")
 def admins(django_db_setup: Any, django_db_blocker: Any) -> dict[str, User]:
     """The three administrators with a known password (hashed as the server checks it)."""
-    with django_db_blocker.unblock():
+
+    def prepare() -> dict[str, User]:
         users = {}
         for name in ("sysadmin", "secadmin", "auditadmin"):
             user = User.objects.get(username=name)
@@ -30,13 +31,16 @@ def admins(django_db_setup: Any, django_db_blocker: Any) -> dict[str, User]:
             users[name] = user
         return users
 
+    with django_db_blocker.unblock():
+        return in_thread(prepare)
+
 
 def sign_in(pg: Any, site: Site, user: User) -> None:
     pg.goto("/admin/login/?next=/admin/")
     pg.fill("input[name=username]", user.username)
     pg.fill("input[name=password]", PASSWORD)
-    device = TotpDevice.objects.get(user=user)
-    pg.fill("input[name=otp_code]", totp.code_at(device.secret))
+    secret = in_thread(lambda: TotpDevice.objects.get(user=user).secret)
+    pg.fill("input[name=otp_code]", totp.code_at(secret))
     pg.click("input[type=submit]")
     pg.wait_for_url("**/admin/")
 
