@@ -14,6 +14,8 @@ from django.test import Client
 from gridgov.core import refcache
 from gridgov.regions import locator
 
+from . import personas
+
 
 def pytest_configure(config: Any) -> None:
     from django.conf import settings
@@ -54,9 +56,11 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.REFERENCE_CACHE_SECONDS = 0
     locator.invalidate()
     refcache.clear()
+    personas.reset()
     yield
     locator.invalidate()
     refcache.clear()
+    personas.reset()
 
 
 def login(username: str) -> Client:

@@ -11,6 +11,7 @@ from gridgov.events.intake import Report, do_intake
 from gridgov.events.models import Event
 from gridgov.events.services import Input
 
+from . import personas
 from .helpers import point_in
 
 GRID8 = "130104008019008"
@@ -20,20 +21,21 @@ def user(name: str) -> User:
     return User.objects.get(username=name)
 
 
+# The people of the closed loop in Huiwen grid 8: personas made by factories (tests/personas.py).
 def op() -> User:
-    return user("hongqi_operator")
+    return personas.township_operator()
 
 
 def leader() -> User:
-    return user("hongqi_leader")
+    return personas.township_leader()
 
 
 def worker() -> User:
-    return user("huiwen_gw8")
+    return personas.grid_worker()
 
 
 def verifier() -> User:
-    return user("huiwen_leader")
+    return personas.grid_leader()
 
 
 def new_event(category: str = "0202", urgency: str = "normal", **kw: Any) -> Event:

@@ -18,9 +18,10 @@ def point_in(grid_code: str) -> tuple[float, float]:
     return p.x, p.y
 
 
-def client(username: str) -> Client:
+def client(who: User | str) -> Client:
+    """A client signed in as a persona (tests/personas.py) or, in story tests, a demo account."""
     c = Client()
-    c.force_login(User.objects.get(username=username))
+    c.force_login(who if isinstance(who, User) else User.objects.get(username=who))
     return c
 
 

@@ -101,8 +101,10 @@ def site(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: Any) ->
             yield Site(f"http://127.0.0.1:{port}", data)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Playwright and the browser, for one module of page tests only: while Playwright's sync
+    API runs, database connections opened in its greenlet would outlive the test run."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium")
     from playwright.sync_api import sync_playwright
@@ -110,10 +112,13 @@ def chromium() -> Iterator[Any]:
     # Playwright's sync API keeps an event loop in this thread; the tests' own database calls
     # stay synchronous, so Django's guard against async contexts is lifted for them.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from django.db import connections
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield browser
         browser.close()
+        connections.close_all()
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +19,8 @@ from gridgov.events.models import TimelineEntry
 from gridgov.events.services import Input
 from gridgov.events.workflow import PERSON_ACTIONS
 
-from ..eventbuilder import in_state, user, worker
+from .. import personas
+from ..eventbuilder import in_state, worker
 from ..helpers import act, client, ok
 from .test_rules import ALLOWED
 
@@ -26,18 +28,19 @@ pytestmark = pytest.mark.django_db
 
 STATES = ["reported", "verifying", "registered", "dispatched", "in_progress", "returned"]
 STATES += ["suspended", "awaiting_check", "closed", "archived", "rejected", "merged", "cancelled"]
-USERS = [
-    "hongqi_operator",
-    "hongqi_leader",
-    "qiaoxi_operator",
-    "qiaoxi_leader",
-    "huiwen_gw8",
-    "huiwen_leader",
-    "city_dept_cg",
-    "city_analyst",
-    "wentang_operator",
-    "hongqi_mediator",
-]
+# Posts around Huiwen grid 8 and beyond it, as personas (tests/personas.py).
+USERS: dict[str, Callable[[], Any]] = {
+    "township operator": personas.township_operator,
+    "township leader": personas.township_leader,
+    "county operator": personas.county_operator,
+    "county leader": personas.county_leader,
+    "grid worker": personas.grid_worker,
+    "grid leader": personas.grid_leader,
+    "city department handler": personas.department_handler,
+    "city analyst": personas.city_analyst,
+    "another township's operator": lambda: personas.township_operator("130131102"),
+    "township mediator": personas.mediator,
+}
 
 
 class Rollback(Exception):
@@ -82,17 +85,18 @@ def maybe_pending(event: Any, kind: str | None) -> None:
 )
 @given(
     state=st.sampled_from(STATES),
-    username=st.sampled_from(USERS),
+    username=st.sampled_from(sorted(USERS)),
     pending=st.sampled_from([None, "extension", "suspension"]),
 )
 def test_an_action_is_listed_exactly_when_the_engine_takes_it(
     state: str, username: str, pending: str | None
 ) -> None:
+    personas.reset()  # each example rolls its people back with everything else
     with transaction.atomic():
         inputs = valid_inputs(in_state("registered").code)
         event = in_state(state)
         maybe_pending(event, pending)
-        who = user(username)
+        who = USERS[username]()
         listed = {a["action"] for a in services.allowed_actions(event, who, with_choices=False)}
         for action in PERSON_ACTIONS:
             taken = engine_lets(event.pk, action, who, inputs[action])
@@ -102,7 +106,7 @@ def test_an_action_is_listed_exactly_when_the_engine_takes_it(
 
 def test_the_detail_carries_the_callers_actions_with_inputs_and_choices() -> None:
     event = in_state("registered")
-    detail = ok(client("hongqi_operator").get(f"/api/v1/events/{event.code}"))
+    detail = ok(client(personas.township_operator()).get(f"/api/v1/events/{event.code}"))
     actions = {a["action"]: a for a in detail["actions"]}
     assert {"dispatch", "merge", "escalate", "supervise"} <= set(actions)
     assert actions["dispatch"]["label"] == "派遣"
@@ -111,13 +115,13 @@ def test_the_detail_carries_the_callers_actions_with_inputs_and_choices() -> Non
     assert event.grid_code in grids and all(g.startswith("130104008") for g in grids)
     units = {c["value"] for c in inputs["target_unit"]["choices"]}
     assert "C130104008" in units and "C1301" not in units
-    worker = ok(client("huiwen_gw8").get(f"/api/v1/events/{event.code}"))
+    worker = ok(client(personas.grid_worker()).get(f"/api/v1/events/{event.code}"))
     assert worker["actions"] == []  # a grid worker sees the event but has nothing to do yet
 
 
 def test_an_action_replayed_with_one_key_writes_one_timeline_row() -> None:
     event = in_state("registered")
-    c = client("hongqi_operator")
+    c = client(personas.township_operator())
     key = str(uuid.uuid4())
     first = c.post(
         f"/api/v1/events/{event.code}/dispatch", {"client_id": key}, content_type="application/json"
@@ -140,7 +144,7 @@ def test_an_action_replayed_with_one_key_writes_one_timeline_row() -> None:
     header = act(c, event.code, "sign")  # without a key: an ordinary action
     assert header.status_code == 403  # (an operator does not sign; the grid worker does)
     sign_key = str(uuid.uuid4())
-    w = client("huiwen_gw8")
+    w = client(personas.grid_worker())
     signed = [
         w.post(
             f"/api/v1/events/{event.code}/sign",
@@ -160,9 +164,11 @@ def test_a_key_belongs_to_its_caller() -> None:
     body = {"client_id": key, "reason": "需区级协调"}
     url = f"/api/v1/events/{event.code}/escalate"
     assert (
-        client("hongqi_operator").post(url, body, content_type="application/json").status_code
+        client(personas.township_operator())
+        .post(url, body, content_type="application/json")
+        .status_code
         == 200
     )
     # another operator's same key is their own action: refused on its merits, not replayed
-    r = client("hongqi_leader").post(url, body, content_type="application/json")
+    r = client(personas.township_leader()).post(url, body, content_type="application/json")
     assert r.status_code == 403  # the event is at county level now

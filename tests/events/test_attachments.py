@@ -13,6 +13,7 @@ from PIL import Image
 
 from gridgov.events.models import Attachment
 
+from .. import personas
 from ..helpers import client
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +47,7 @@ def upload(c: Client, data: bytes, name: str = "photo.jpg", client_id: str | Non
 def test_photo_is_reencoded_and_loses_its_exif_and_gps() -> None:
     raw = jpeg_bytes(exif=True)
     assert Image.open(io.BytesIO(raw)).getexif()  # the upload really carries EXIF
-    att = upload(client("huiwen_gw8"), raw, name="evil.exe")
+    att = upload(client(personas.grid_worker()), raw, name="evil.exe")
     stored = Attachment.objects.get(pk=att["id"])
     data = stored.file.read()
     im = Image.open(io.BytesIO(data))
@@ -55,7 +56,7 @@ def test_photo_is_reencoded_and_loses_its_exif_and_gps() -> None:
 
 
 def test_type_comes_from_content_not_from_name() -> None:
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     r = upload(c, b"<svg onload=alert(1)></svg>", name="photo.jpg")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "file"]
     r = upload(c, b"", name="empty.jpg")
@@ -68,12 +69,12 @@ def test_pixel_floods_are_refused() -> None:
     im = Image.new("1", (8000, 6000))  # 48 MP but tiny as a PNG
     out = io.BytesIO()
     im.save(out, "PNG")
-    r = upload(client("huiwen_gw8"), out.getvalue(), name="flood.png")
+    r = upload(client(personas.grid_worker()), out.getvalue(), name="flood.png")
     assert r.status_code == 422 and "megapixels" in r.json()["detail"][0]["msg"]
 
 
 def test_voice_as_amr_within_limits() -> None:
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     att = upload(c, amr_bytes(3.0), name="voice.amr")
     assert att["kind"] == "audio" and att["duration_s"] == pytest.approx(3.0)
     r = upload(c, amr_bytes(121.0), name="long.amr")
@@ -83,7 +84,7 @@ def test_voice_as_amr_within_limits() -> None:
 
 
 def test_upload_is_idempotent_on_client_id() -> None:
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     key = str(uuid.uuid4())
     first = upload(c, jpeg_bytes(), client_id=key)
     assert upload(c, jpeg_bytes(), client_id=key)["id"] == first["id"]
@@ -138,14 +139,14 @@ def adts_bytes(frames: int) -> bytes:
 def test_voice_as_mp3_loses_its_tags() -> None:
     raw = mp3_bytes(200, title="张三的录音 13812345678")
     assert b"13812345678" in raw
-    att = upload(client("huiwen_gw8"), raw, name="voice.mp3")
+    att = upload(client(personas.grid_worker()), raw, name="voice.mp3")
     assert att["content_type"] == "audio/mpeg" and att["duration_s"] == pytest.approx(5.2, abs=0.1)
     stored = Attachment.objects.get(pk=att["id"]).file.read()
     assert b"13812345678" not in stored and not stored.startswith(b"ID3")
 
 
 def test_voice_as_aac_and_over_long_recordings() -> None:
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     att = upload(c, adts_bytes(300), name="voice.aac")
     assert att["content_type"] == "audio/aac" and att["duration_s"] > 5
     r = upload(c, mp3_bytes(4700), name="long.mp3")  # ≈ 122 s
@@ -186,7 +187,7 @@ def test_photo_comment_with_a_phone_number_is_not_kept() -> None:
     Image.new("RGB", (40, 30), (10, 120, 30)).save(out, "JPEG", comment=b"call " + PHONE)
     raw = out.getvalue()
     assert any(m == 0xFE and PHONE in p for m, p in jpeg_segments(raw))
-    stored = stored_bytes(upload(client("huiwen_gw8"), raw))
+    stored = stored_bytes(upload(client(personas.grid_worker()), raw))
     assert PHONE not in stored
     assert_bare_jpeg(stored)
     assert "comment" not in Image.open(io.BytesIO(stored)).info
@@ -197,7 +198,7 @@ def test_gif_comment_is_not_kept() -> None:
     Image.new("P", (40, 30), 3).save(out, "GIF", comment=b"call " + PHONE)
     raw = out.getvalue()
     assert Image.open(io.BytesIO(raw)).info["comment"] == b"call " + PHONE
-    att = upload(client("huiwen_gw8"), raw, name="x.gif")
+    att = upload(client(personas.grid_worker()), raw, name="x.gif")
     stored = stored_bytes(att)
     assert att["content_type"] == "image/jpeg" and PHONE not in stored
     assert_bare_jpeg(stored)
@@ -209,7 +210,7 @@ def test_photo_xmp_and_icc_profile_are_not_kept() -> None:
     Image.new("RGB", (40, 30)).save(out, "JPEG", xmp=xmp, icc_profile=b"ICC " + PHONE * 8)
     raw = out.getvalue()
     assert {m for m, _ in jpeg_segments(raw)} >= {0xE1, 0xE2}  # XMP in APP1, ICC in APP2
-    stored = stored_bytes(upload(client("huiwen_gw8"), raw))
+    stored = stored_bytes(upload(client(personas.grid_worker()), raw))
     assert PHONE not in stored
     assert_bare_jpeg(stored)
 
@@ -253,7 +254,7 @@ def test_mp3_keeps_only_its_audio_frames() -> None:
     raw = id3_tags(raw, "v2 13900000002", "v1 13900000004")
     texts = [b"13900000001", b"13900000002", b"13900000003", b"13900000004"]
     assert all(t in raw for t in texts) and raw.startswith(b"ID3") and raw[-128:].startswith(b"TAG")
-    att = upload(client("huiwen_gw8"), raw, name="voice.mp3")
+    att = upload(client(personas.grid_worker()), raw, name="voice.mp3")
     stored = stored_bytes(att)
     assert not any(t in stored for t in texts)
     assert stored[:2] == b"\xff\xfb" and stored == frames
@@ -264,12 +265,14 @@ def test_mp3_keeps_only_its_audio_frames() -> None:
 def test_adts_keeps_only_its_audio_frames() -> None:
     frames = adts_bytes(300)
     raw = id3_tags(ape_tag(frames, "ape 13900000001"), "v2 13900000002", "v1 13900000004")
-    att = upload(client("huiwen_gw8"), raw, name="voice.aac")
+    att = upload(client(personas.grid_worker()), raw, name="voice.aac")
     stored = stored_bytes(att)
     assert stored == frames and b"139000000" not in stored
     assert att["content_type"] == "audio/aac"  # told by the frames, not by the ID3 in front
     assert att["duration_s"] == pytest.approx(300 * 1024 / 44100, abs=0.01)
-    att = upload(client("huiwen_gw8"), frames + b"TAG" + b"v1 13900000004".ljust(125, b"\0"))
+    att = upload(
+        client(personas.grid_worker()), frames + b"TAG" + b"v1 13900000004".ljust(125, b"\0")
+    )
     assert stored_bytes(att) == frames
 
 
@@ -350,7 +353,7 @@ def test_m4a_metadata_boxes_are_blanked_in_place() -> None:
     tagged = MP4(io.BytesIO(raw))
     assert tagged.tags is not None and tagged.tags["\xa9nam"] == ["张三 13900000007"]
     assert tagged.info.length == pytest.approx(4.0)
-    att = upload(client("huiwen_gw8"), raw, name="voice.m4a")
+    att = upload(client(personas.grid_worker()), raw, name="voice.m4a")
     assert att["content_type"] == "audio/mp4" and att["duration_s"] == pytest.approx(4.0)
     stored = stored_bytes(att)
     assert location not in stored and b"139000000" not in stored and b"\xa9xyz" not in stored
@@ -409,7 +412,7 @@ def test_hostile_recordings_are_refused_not_crashed(data: bytes) -> None:
 
 
 def test_hostile_recording_is_a_422() -> None:
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     for data in (b"\xff", MP3_FRAME[:300], hostile_m4a()[3]):
         r = upload(c, data, name="voice.mp3")
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "file"]
@@ -437,7 +440,7 @@ def test_damaged_recordings_never_raise_anything_but_invalid() -> None:
 
 def test_an_amr_file_of_no_data_frames_is_not_a_recording() -> None:
     """Issue 6 probe: "#!AMR" and 100 bytes of 0xFF passed as a 2-second recording."""
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     r = upload(c, b"#!AMR\n" + b"\xff" * 100, name="empty.amr")
     assert r.status_code == 422
 
@@ -461,7 +464,7 @@ def test_m4a_keeps_only_the_boxes_a_player_needs() -> None:
     )
     raw += box(b"Xtra", b"13900000010")
     assert MP4(io.BytesIO(raw)).info.length == pytest.approx(4.0)
-    att = upload(client("huiwen_gw8"), raw, name="deep.m4a")
+    att = upload(client(personas.grid_worker()), raw, name="deep.m4a")
     stored = stored_bytes(att)
     assert b"+39.90" not in stored and b"139000000" not in stored and b"Xtra" not in stored
     assert MP4(io.BytesIO(stored)).info.length == pytest.approx(4.0)
@@ -485,23 +488,25 @@ def _insert(raw: bytes, at: int, child: bytes, containers: list[bytes]) -> bytes
 
 def test_an_mp4_with_a_video_track_is_not_a_voice_recording() -> None:
     raw, _ = m4a_bytes(4.0, "t", b"+1+1/")
-    r = upload(client("huiwen_gw8"), raw.replace(b"soun", b"vide"), name="video.m4a")
+    r = upload(client(personas.grid_worker()), raw.replace(b"soun", b"vide"), name="video.m4a")
     assert r.status_code == 422
 
 
 def test_uploads_are_rate_limited_per_account(settings: Any) -> None:
     settings.UPLOAD_RATE = (2, 600)
-    c = client("huiwen_gw8")
+    c = client(personas.grid_worker())
     assert upload(c, jpeg_bytes())["kind"] == "image"
     assert upload(c, jpeg_bytes())["kind"] == "image"
     r = upload(c, jpeg_bytes())
     assert r.status_code == 429 and int(r["Retry-After"]) > 0
-    assert upload(client("huiwen_leader"), jpeg_bytes())["kind"] == "image"  # others unaffected
+    assert (
+        upload(client(personas.grid_leader()), jpeg_bytes())["kind"] == "image"
+    )  # others unaffected
 
 
 def test_large_photos_are_stored_no_larger_than_the_configured_side(settings: Any) -> None:
     settings.UPLOAD_IMAGE_MAX_SIDE = 1000
-    att = upload(client("huiwen_gw8"), jpeg_bytes((3000, 2000)))
+    att = upload(client(personas.grid_worker()), jpeg_bytes((3000, 2000)))
     assert (att["width"], att["height"]) == (1000, 667)
     stored = Image.open(io.BytesIO(Attachment.objects.get(pk=att["id"]).file.read()))
     assert stored.size == (1000, 667)

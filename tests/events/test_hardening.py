@@ -15,6 +15,7 @@ from gridgov.core.models import AuditLog, IdempotencyRecord
 from gridgov.events.models import Event
 from gridgov.regions.models import Grid
 
+from .. import personas
 from ..eventbuilder import GRID8, in_state
 from ..factories import user_with_post
 from ..helpers import act, client, ok, point_in, report
@@ -58,7 +59,7 @@ def post(c: Client, data: dict[str, Any], **headers: str) -> Any:
 )
 def test_public_cancel_with_any_secret_is_a_plain_404(secret: str, status: int) -> None:
     """A wrong secret answers like an unknown case number; no secret at all is a bad request."""
-    receipt = ok(report(client("hongqi_operator"), GRID8), 201)
+    receipt = ok(report(client(personas.township_operator()), GRID8), 201)
     r = Client().post(
         f"/api/v1/public/events/{receipt['code']}/cancel",
         {"reporter_secret": secret},
@@ -70,14 +71,14 @@ def test_public_cancel_with_any_secret_is_a_plain_404(secret: str, status: int) 
 
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/regions", "/api/v1/grids"])
 def test_offsets_beyond_any_table_are_refused_not_a_500(path: str) -> None:
-    c = client("qiaoxi_operator")
+    c = client(personas.county_operator())
     r = c.get(f"{path}?offset=9223372036854775808")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "offset"
     assert c.get(f"{path}?offset=10000000").status_code == 200
 
 
 def test_an_oversized_body_is_a_json_413_before_it_is_read() -> None:
-    c = client("hongqi_operator")
+    c = client(personas.township_operator())
     r = c.generic("POST", "/api/v1/events", b"{" + b" " * (13 * 2**20) + b"}", "application/json")
     assert r.status_code == 413
     assert r.json()["detail"][0]["type"] == "RequestTooLarge"
@@ -90,7 +91,7 @@ def test_the_grid_worker_an_event_is_sent_to_sees_and_handles_it() -> None:
     other = another_grid(HONGQI, exclude=GRID8[:12])
     worker = user_with_post(Role.GRID_WORKER, other)
     event = in_state("registered")
-    ok(act(client("hongqi_operator"), event.code, "dispatch", target_grid=other))
+    ok(act(client(personas.township_operator()), event.code, "dispatch", target_grid=other))
     w = Client()
     w.force_login(worker)
     assert w.get(f"/api/v1/events/{event.code}").status_code == 200
@@ -98,13 +99,13 @@ def test_the_grid_worker_an_event_is_sent_to_sees_and_handles_it() -> None:
     assert event.code in codes
     assert ok(act(w, event.code, "sign"))["state"] == "in_progress"
     # the worker of the grid it lies in still sees it too
-    assert client("huiwen_gw8").get(f"/api/v1/events/{event.code}").status_code == 200
+    assert client(personas.grid_worker()).get(f"/api/v1/events/{event.code}").status_code == 200
 
 
 def test_a_township_centre_cannot_dispatch_into_another_township() -> None:
     elsewhere = another_grid("130104", exclude=HONGQI)
     event = in_state("registered")
-    r = act(client("hongqi_operator"), event.code, "dispatch", target_grid=elsewhere)
+    r = act(client(personas.township_operator()), event.code, "dispatch", target_grid=elsewhere)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "target_grid"]
     assert Event.objects.get(pk=event.pk).state == "registered"
 
@@ -112,11 +113,13 @@ def test_a_township_centre_cannot_dispatch_into_another_township() -> None:
 def test_a_county_centre_dispatches_anywhere_in_its_county() -> None:
     elsewhere = another_grid("130104", exclude=HONGQI)
     event = in_state("registered")
-    ok(act(client("hongqi_leader"), event.code, "escalate", reason="跨街道协调"))
-    done = ok(act(client("qiaoxi_operator"), event.code, "dispatch", target_grid=elsewhere))
+    ok(act(client(personas.township_leader()), event.code, "escalate", reason="跨街道协调"))
+    done = ok(
+        act(client(personas.county_operator()), event.code, "dispatch", target_grid=elsewhere)
+    )
     assert done["assignee"] == elsewhere
     r = act(
-        client("qiaoxi_operator"),
+        client(personas.county_operator()),
         in_state("registered").code,
         "dispatch",
         target_grid=another_grid("130105"),
@@ -126,9 +129,11 @@ def test_a_county_centre_dispatches_anywhere_in_its_county() -> None:
 
 def test_the_department_an_event_is_sent_to_sees_and_handles_it() -> None:
     event = in_state("registered")
-    done = ok(act(client("hongqi_operator"), event.code, "dispatch", target_unit="D1301-01"))
+    done = ok(
+        act(client(personas.township_operator()), event.code, "dispatch", target_unit="D1301-01")
+    )
     assert done["state"] == "dispatched"
-    dept = client("qiaoxi_dept_cg")
+    dept = client(personas.department_handler(scope="130104"))
     assert dept.get(f"/api/v1/events/{event.code}").status_code == 200
     assert ok(act(dept, event.code, "sign"))["state"] == "in_progress"
 
@@ -148,12 +153,14 @@ def test_posts_that_do_not_report_are_refused(username: str) -> None:
 
 def test_staff_report_only_inside_their_scope() -> None:
     before = Event.objects.count()
-    r = post(client("hanjiazhuang_gw"), body())  # a Zhengding grid worker, in Qiaoxi
+    r = post(
+        client(personas.grid_worker("130123201204001")), body()
+    )  # a Zhengding grid worker, in Qiaoxi
     assert r.status_code == 403 and r.json()["detail"][0]["loc"] == ["body", "location"]
-    r = post(client("hongqi_operator"), body(another_grid("130105")))
+    r = post(client(personas.township_operator()), body(another_grid("130105")))
     assert r.status_code == 403
     assert Event.objects.count() == before
-    assert post(client("huiwen_gw8"), body(channel="app")).status_code == 201
+    assert post(client(personas.grid_worker()), body(channel="app")).status_code == 201
 
 
 def test_a_channel_account_reports_for_the_public_across_its_area() -> None:
@@ -167,9 +174,9 @@ def test_a_channel_account_reports_for_the_public_across_its_area() -> None:
 
 
 def test_duplicates_are_listed_only_within_the_callers_scope() -> None:
-    first = ok(post(client("hongqi_operator"), body()), 201)
+    first = ok(post(client(personas.township_operator()), body()), 201)
     # a colleague in the same township sees the nearby report ...
-    second = ok(post(client("huiwen_gw8"), body(channel="app")), 201)
+    second = ok(post(client(personas.grid_worker()), body(channel="app")), 201)
     assert first["code"] in second["duplicate_candidates"]
     # ... the public's channel account does not learn other people's case numbers
     channel = user_with_post(Role.CHANNEL, "1301")
@@ -191,14 +198,14 @@ def test_duplicates_are_listed_only_within_the_callers_scope() -> None:
 
 def test_another_caller_replaying_a_key_gets_their_own_event_not_the_secret() -> None:
     data = body()
-    mine = ok(post(client("hongqi_operator"), data), 201)
-    theirs = ok(post(client("hongqi_leader"), data), 201)
+    mine = ok(post(client(personas.township_operator()), data), 201)
+    theirs = ok(post(client(personas.township_leader()), data), 201)
     assert theirs["code"] != mine["code"]
     assert theirs["reporter_secret"] != mine["reporter_secret"]
 
 
 def test_a_replay_answers_exactly_the_first_answer_after_the_event_moved_on() -> None:
-    c = client("hongqi_operator")
+    c = client(personas.township_operator())
     data = body()
     first = post(c, data)
     ok(act(c, first.json()["code"], "accept"))
@@ -209,7 +216,7 @@ def test_a_replay_answers_exactly_the_first_answer_after_the_event_moved_on() ->
 
 
 def test_the_kept_answer_is_encrypted_at_rest() -> None:
-    receipt = ok(post(client("hongqi_operator"), body()), 201)
+    receipt = ok(post(client(personas.township_operator()), body()), 201)
     with connection.cursor() as cur:
         cur.execute("SELECT response FROM core_idempotencyrecord")
         stored = [row[0] for row in cur.fetchall()]
@@ -221,10 +228,10 @@ def test_uploads_are_idempotent_per_caller_and_claimed_only_by_their_uploader() 
     from .test_attachments import jpeg_bytes, upload
 
     key = str(uuid.uuid4())
-    mine = upload(client("huiwen_gw8"), jpeg_bytes(), client_id=key)
-    theirs = upload(client("huiwen_leader"), jpeg_bytes(), client_id=key)
+    mine = upload(client(personas.grid_worker()), jpeg_bytes(), client_id=key)
+    theirs = upload(client(personas.grid_leader()), jpeg_bytes(), client_id=key)
     assert mine["id"] != theirs["id"]
-    r = post(client("huiwen_leader"), body(attachments=[mine["id"]]))
+    r = post(client(personas.grid_leader()), body(attachments=[mine["id"]]))
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "attachments"]
 
 
@@ -233,7 +240,7 @@ def test_uploads_are_idempotent_per_caller_and_claimed_only_by_their_uploader() 
 
 def reported_by_citizen() -> dict[str, Any]:
     data = body(reporter_name="张三丰", reporter_phone="13812345678", reporter_openid="oABCDEF123")
-    return ok(post(client("hongqi_operator"), data), 201)
+    return ok(post(client(personas.township_operator()), data), 201)
 
 
 def test_reporters_are_encrypted_at_rest_and_found_by_their_phone() -> None:
@@ -255,7 +262,7 @@ def test_reporters_are_encrypted_at_rest_and_found_by_their_phone() -> None:
 
 def test_the_api_and_the_admin_show_the_reporter_masked() -> None:
     receipt = reported_by_citizen()
-    detail = ok(client("hongqi_operator").get(f"/api/v1/events/{receipt['code']}"))
+    detail = ok(client(personas.township_operator()).get(f"/api/v1/events/{receipt['code']}"))
     assert detail["reporter"] == "张** 138****5678"
     staff = user_with_post(Role.OPERATOR, HONGQI, is_staff=True)
     c = Client()
@@ -273,11 +280,11 @@ def test_the_api_and_the_admin_show_the_reporter_masked() -> None:
 def test_unmasking_needs_the_permission_and_a_reason_and_is_audited() -> None:
     receipt = reported_by_citizen()
     url = f"/api/v1/events/{receipt['code']}/reporter"
-    op = client("hongqi_operator")
+    op = client(personas.township_operator())
     assert op.post(url, {"reason": ""}, content_type="application/json").status_code == 422
-    worker = client("huiwen_gw8")
+    worker = client(personas.grid_worker())
     assert worker.post(url, {"reason": "回访"}, content_type="application/json").status_code == 403
-    stranger = client("wentang_operator")
+    stranger = client(personas.township_operator("130131102"))
     assert (
         stranger.post(url, {"reason": "回访"}, content_type="application/json").status_code == 404
     )
@@ -306,21 +313,21 @@ def test_openapi_documents_the_idempotency_key_and_errors() -> None:
 def test_a_report_with_neither_key_is_a_field_level_422() -> None:
     data = body()
     del data["client_id"]
-    r = post(client("hongqi_operator"), data)
+    r = post(client(personas.township_operator()), data)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "client_id"]
 
 
 @pytest.mark.parametrize("field", ["title", "description", "address", "reporter_name", "note"])
 def test_nul_bytes_are_refused_with_the_field_named(field: str) -> None:
     before = Event.objects.count()
-    r = post(client("hongqi_operator"), body(**{field: "坏\u0000字"}))
+    r = post(client(personas.township_operator()), body(**{field: "坏\u0000字"}))
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"][-1] == field
     assert Event.objects.count() == before
 
 
 def test_nul_bytes_in_an_action_and_a_search_are_refused() -> None:
-    c = client("hongqi_operator")
+    c = client(personas.township_operator())
     event = in_state("reported")
     r = act(c, event.code, "reject", reason="无效\u0000")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "reason"
@@ -333,16 +340,20 @@ def test_nul_bytes_in_an_action_and_a_search_are_refused() -> None:
 def test_an_action_cannot_attach_someone_elses_upload() -> None:
     from .test_attachments import jpeg_bytes, upload
 
-    theirs = upload(client("qiaoxi_operator"), jpeg_bytes())
+    theirs = upload(client(personas.county_operator()), jpeg_bytes())
     event = in_state("in_progress")
     r = act(
-        client("huiwen_gw8"), event.code, "report_result", note="已处置", attachments=[theirs["id"]]
+        client(personas.grid_worker()),
+        event.code,
+        "report_result",
+        note="已处置",
+        attachments=[theirs["id"]],
     )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "attachments"]
-    mine = upload(client("huiwen_gw8"), jpeg_bytes())
+    mine = upload(client(personas.grid_worker()), jpeg_bytes())
     ok(
         act(
-            client("huiwen_gw8"),
+            client(personas.grid_worker()),
             event.code,
             "report_result",
             note="已处置",
@@ -355,10 +366,12 @@ def test_an_action_cannot_attach_someone_elses_upload() -> None:
 def test_a_centre_cannot_send_work_up_or_sideways_as_a_dispatch(unit: str) -> None:
     """Sending to a higher centre is escalation (with its reason), not a dispatch."""
     event = in_state("registered")
-    r = act(client("hongqi_operator"), event.code, "dispatch", target_unit=unit)
+    r = act(client(personas.township_operator()), event.code, "dispatch", target_unit=unit)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "target_unit"]
     # the township's own centre remains the territorial fallback (属地兜底)
-    done = ok(act(client("hongqi_operator"), event.code, "dispatch", target_unit="C130104008"))
+    done = ok(
+        act(client(personas.township_operator()), event.code, "dispatch", target_unit="C130104008")
+    )
     assert done["state"] == "dispatched"
 
 
@@ -366,17 +379,19 @@ def test_a_centre_cannot_send_work_up_or_sideways_as_a_dispatch(unit: str) -> No
     "reason", ["\u202e\u202e回访", "ok\u200b\u200b", "\u200b\u200b\u200b", "  "]
 )
 def test_a_reason_must_show_something_and_carry_no_direction_override(reason: str) -> None:
-    receipt = ok(post(client("hongqi_operator"), body()), 201)
+    receipt = ok(post(client(personas.township_operator()), body()), 201)
     url = f"/api/v1/events/{receipt['code']}/reporter"
-    r = client("hongqi_operator").post(url, {"reason": reason}, content_type="application/json")
+    r = client(personas.township_operator()).post(
+        url, {"reason": reason}, content_type="application/json"
+    )
     assert r.status_code == 422
     event = in_state("reported")
-    r = act(client("hongqi_operator"), event.code, "reject", reason=reason)
+    r = act(client(personas.township_operator()), event.code, "reject", reason=reason)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"][-1] == "reason"
 
 
 def test_every_api_error_is_json_even_the_ones_django_makes() -> None:
-    c = client("hongqi_operator")
+    c = client(personas.township_operator())
     for r, status in [
         (c.get("/api/v1/no-such-thing"), 404),
         (c.delete("/api/v1/events"), 405),
@@ -390,7 +405,7 @@ def test_every_api_error_is_json_even_the_ones_django_makes() -> None:
 
 
 def test_a_chunked_body_is_refused_with_411_rather_than_read_as_empty() -> None:
-    r = client("hongqi_operator").post(
+    r = client(personas.township_operator()).post(
         "/api/v1/events",
         b"{}",
         content_type="application/json",

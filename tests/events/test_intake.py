@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from gridgov.accounts.models import User
 from gridgov.core.models import Outbox
 from gridgov.events.intake import Report, do_intake
 from gridgov.events.models import Category, Event, IntakeConfig
 from gridgov.geo.crs import from_wgs84
 
+from .. import personas
 from ..eventbuilder import GRID8, new_event
 from ..helpers import client, ok, point_in, report
 
@@ -32,8 +34,10 @@ def body(**kw: object) -> dict[str, object]:
     }
 
 
-def post(data: dict[str, object], user: str = "hongqi_operator", **headers: str):  # type: ignore[no-untyped-def]
-    return client(user).post("/api/v1/events", data, content_type="application/json", **headers)
+def post(data: dict[str, object], user: User | None = None, **headers: str):  # type: ignore[no-untyped-def]
+    return client(user or personas.township_operator()).post(
+        "/api/v1/events", data, content_type="application/json", **headers
+    )
 
 
 def test_bad_input_gets_field_level_422_and_nothing_is_written() -> None:
@@ -126,7 +130,7 @@ def test_duplicates_within_50_m_and_24_h_are_suggested() -> None:
 
 def test_fix_on_the_spot_enters_awaiting_check_and_needs_photos() -> None:
     lon, lat = point_in(GRID8)
-    gw = client("huiwen_gw8")
+    gw = client(personas.grid_worker())
     data = {
         "client_id": str(uuid.uuid4()),
         "channel": "app",
@@ -150,7 +154,7 @@ def test_fix_on_the_spot_enters_awaiting_check_and_needs_photos() -> None:
     assert event.state == "awaiting_check" and event.resolved_on_spot
     assert event.attachments.count() == 2
     # an operator may not claim a fix on the spot
-    r = client("hongqi_operator").post(
+    r = client(personas.township_operator()).post(
         "/api/v1/events", {**data, "client_id": str(uuid.uuid4())}, content_type="application/json"
     )
     assert r.status_code == 403
@@ -178,7 +182,7 @@ def test_anonymous_intake_is_refused() -> None:
 def test_reporter_can_withdraw_before_registration_only() -> None:
     from django.test import Client
 
-    receipt = ok(report(client("hongqi_operator"), GRID8), 201)
+    receipt = ok(report(client(personas.township_operator()), GRID8), 201)
     url = f"/api/v1/public/events/{receipt['code']}/cancel"
     anon = Client()
     assert (

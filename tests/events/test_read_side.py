@@ -9,6 +9,7 @@ from django.test import Client
 
 from gridgov.events import presenters, queries
 
+from .. import personas
 from ..eventbuilder import in_state, new_event, op, user
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,9 @@ def test_timeline_entries_are_scoped_like_their_events() -> None:
     event = in_state("dispatched")
     mine = queries.timeline(op()).filter(event=event)
     assert [t.action for t in mine.order_by("seq")] == ["report", "accept", "dispatch"]
-    assert not queries.timeline(user("wentang_operator")).filter(event=event).exists()
+    assert (
+        not queries.timeline(personas.township_operator("130131102")).filter(event=event).exists()
+    )
     assert not queries.timeline(user("auditadmin")).exists()
 
 

@@ -229,6 +229,8 @@ def _begin(
 
 
 def _load(flow: Flow[M], rule: Rule, key: Any, actor: Any) -> M:
+    if rule.by == SYSTEM and isinstance(key, flow.model):
+        return key  # the platform's own code read it in this transaction (the ticker)
     if rule.by == USER:
         if actor is None or not getattr(actor, "is_authenticated", False):
             raise NotFound()
