@@ -40,16 +40,8 @@ def verifier() -> User:
 
 def new_event(category: str = "0202", urgency: str = "normal", **kw: Any) -> Event:
     lon, lat = point_in(GRID8)
-    report = Report(
-        channel="web",
-        title="测试",
-        description="测试",
-        lon=lon,
-        lat=lat,
-        category=category,
-        urgency=urgency,
-        **kw,
-    )
+    fields: dict[str, Any] = {"channel": "web", "title": "测试", "description": "测试", **kw}
+    report = Report(lon=lon, lat=lat, category=category, urgency=urgency, **fields)
     return do_intake(report, str(uuid.uuid4())).event
 
 

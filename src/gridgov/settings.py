@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "gridgov.orgs",
     "gridgov.accounts",
     "gridgov.events",
+    "gridgov.console",
     "gridgov.ops",
     "gridgov.demo",
     "gridgov.bench",
@@ -109,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "gridgov.accounts.middleware.SessionLimitMiddleware",
+    "gridgov.accounts.middleware.ActivePostMiddleware",
     "gridgov.accounts.middleware.PasswordExpiryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "gridgov.core.middleware.SecurityHeadersMiddleware",
@@ -128,6 +130,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "gridgov.console.context.work",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
@@ -202,7 +205,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 
 AUTHENTICATION_BACKENDS = ["gridgov.accounts.signin.GuardedBackend"]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "signin"
 
 # Lockout: this many failures within the window lock the account (or, with PER_ADDRESS, the
 # account from that address only) for LOCKOUT_SECONDS; the password is not checked while locked.
@@ -289,7 +292,14 @@ TIME_ZONE = "Asia/Shanghai"
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]  # the pages' own assets (gridgov/base.css)
+# The pages' own assets, and the browser libraries npm installed from frontend/package-lock.json
+# (./dev runs `npm ci`): served from here, never from a CDN.
+ASSETS_DIR = Path(env("ASSETS_DIR", str(BASE_DIR.parent.parent / "frontend" / "node_modules")))
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/htmx", ASSETS_DIR / "htmx.org" / "dist"),
+    ("vendor/leaflet", ASSETS_DIR / "leaflet" / "dist"),
+]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = DATA_DIR / "media"

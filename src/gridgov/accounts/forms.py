@@ -54,3 +54,12 @@ class SignInForm(AdminAuthenticationForm):
 
     def get_invalid_login_error(self) -> forms.ValidationError:
         return forms.ValidationError(GENERIC_FAILURE, code="invalid_login")
+
+
+class ConsoleSignInForm(SignInForm):
+    """The same form, checks and lockout for the work pages, open to every active account
+    (the admin's version admits staff only)."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        if not user.is_active:
+            raise self.get_invalid_login_error()

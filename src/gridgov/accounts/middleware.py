@@ -21,6 +21,10 @@ from django.utils.translation import gettext as _
 from .passwords import expired
 
 SIGNED_IN_AT = "gridgov_signed_in_at"
+LAST_ACTIVE = "gridgov_last_active"
+# Requests a page makes by itself (a console's live-update poll) carry this header: they do not
+# keep an unattended session alive.
+PASSIVE_HEADER = "X-Gridgov-Passive"
 LOGOUT_REASON = "_gridgov_logout_reason"
 
 
@@ -35,26 +39,33 @@ def _bearer(request: HttpRequest) -> bool:
 
 
 class SessionLimitMiddleware:
-    """Sign a session out ``SESSION_ABSOLUTE_SECONDS`` after it signed in, however active.
-    A session without a sign-in time (made before this rule) counts as expired."""
+    """Sign a session out ``SESSION_ABSOLUTE_SECONDS`` after it signed in, however active, and
+    after ``SESSION_COOKIE_AGE`` seconds without a request the person made (polls a page makes
+    by itself do not count). A session without a sign-in time counts as expired."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated and self._expired(request):
-            setattr(request, LOGOUT_REASON, "session_limit")
-            logout(request)  # audited by core.signals; the request goes on anonymous
+        if request.user.is_authenticated and not _bearer(request):
+            reason = self._expired(request)
+            if reason:
+                setattr(request, LOGOUT_REASON, reason)
+                logout(request)  # audited by core.signals; the request goes on anonymous
+            elif not request.headers.get(PASSIVE_HEADER):
+                request.session[LAST_ACTIVE] = int(timezone.now().timestamp())
         return self.get_response(request)
 
-    def _expired(self, request: HttpRequest) -> bool:
+    def _expired(self, request: HttpRequest) -> str:
+        now = timezone.now().timestamp()
         limit = int(settings.SESSION_ABSOLUTE_SECONDS)
         signed_in = request.session.get(SIGNED_IN_AT)
-        if limit <= 0:
-            return False
-        if not isinstance(signed_in, int):
-            return True
-        return timezone.now().timestamp() - signed_in > limit
+        if limit > 0 and (not isinstance(signed_in, int) or now - signed_in > limit):
+            return "session_limit"
+        last = request.session.get(LAST_ACTIVE)
+        if isinstance(last, int) and now - last > int(settings.SESSION_COOKIE_AGE):
+            return "idle"
+        return ""
 
 
 def _exempt_paths() -> tuple[str, ...]:
@@ -84,3 +95,36 @@ class PasswordExpiryMiddleware:
         if request.path.startswith(_exempt_paths()):
             return False
         return expired(request.user)
+
+
+ACTIVE_POST = "gridgov_post"
+
+
+def choose_post(request: HttpRequest, post_id: int | None) -> bool:
+    """Work as one of one's own active posts (None: as all of them). False if not one's own."""
+    if post_id is None:
+        request.session.pop(ACTIVE_POST, None)
+        return True
+    if not request.user.posts.filter(pk=post_id, active=True).exists():  # type: ignore[union-attr]
+        return False
+    request.session[ACTIVE_POST] = post_id
+    return True
+
+
+class ActivePostMiddleware:
+    """A person holding several posts works as the one chosen in the session: every scope,
+    rule and list then answers for that post alone (accounts.scope.active_posts)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = request.session.get(ACTIVE_POST) if hasattr(request, "session") else None
+        user = request.user
+        if isinstance(chosen, int) and user.is_authenticated and not _bearer(request):
+            posts = list(user.posts.filter(pk=chosen, active=True).select_related("org_unit"))
+            if posts:
+                setattr(user, "_gridgov_posts", posts)  # noqa: B010  (scope's cache)
+            else:
+                request.session.pop(ACTIVE_POST, None)  # the post ended: back to all
+        return self.get_response(request)

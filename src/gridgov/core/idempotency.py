@@ -65,6 +65,11 @@ def lookup(
     return Answer(rec.status, json.loads(rec.response), rec.object_id, replayed=True)
 
 
+def used(owner: str, operation: str, key: str) -> bool:
+    """Whether ``owner`` already applied ``operation`` under ``key`` (whatever the request)."""
+    return IdempotencyRecord.objects.filter(owner=owner, operation=operation, key=key).exists()
+
+
 def remember(
     owner: str,
     operation: str,

@@ -255,9 +255,23 @@ def on_verify_fail(ctx: Ctx[Event]) -> None:
     ctx.after.append(lambda: _notify_assignee(ctx, "event.rework"))
 
 
+def _satisfaction(ctx: Ctx[Event]) -> int | None:
+    """1 to 5, given as a number or as the digit a form sends."""
+    given = ctx.inputs.get("satisfaction")
+    if given is None:
+        return None
+    try:
+        sat = int(given)
+    except (TypeError, ValueError):
+        sat = 0
+    if isinstance(given, bool) or not 1 <= sat <= 5:
+        raise Invalid({"satisfaction": "1 (very dissatisfied) to 5 (very satisfied)"})
+    return sat
+
+
 def on_revisit(ctx: Ctx[Event]) -> None:
-    sat = ctx.inputs.get("satisfaction")
-    if sat is None or not 1 <= sat <= 5:
+    sat = _satisfaction(ctx)
+    if sat is None:
         raise Invalid({"satisfaction": "1 (very dissatisfied) to 5 (very satisfied)"})
     e = ctx.obj
     e.satisfaction, e.revisited_at = sat, ctx.now
@@ -267,8 +281,9 @@ def on_revisit(ctx: Ctx[Event]) -> None:
 
 def on_reopen(ctx: Ctx[Event]) -> None:
     e = ctx.obj
-    if ctx.inputs.get("satisfaction") is not None:
-        e.satisfaction = ctx.inputs.get("satisfaction")
+    sat = _satisfaction(ctx)
+    if sat is not None:
+        e.satisfaction = sat
     e.rework_count += 1
     e.closed_at = None
     e.closed_on_time = None

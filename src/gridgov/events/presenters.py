@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from gridgov.core.personal import mask_name, mask_openid, mask_phone
 
 from .models import Attachment, Event, TimelineEntry
 from .queries import visible_codes
-from .states import STATE_LABELS, State
+from .states import OPEN, STATE_LABELS, State
+from .workflow import RULES
 
 
 def assignee_label(e: Event) -> str:
@@ -111,3 +116,97 @@ def detail(e: Event, viewer: Any) -> dict[str, Any]:
         "timeline": [timeline_row(t) for t in e.timeline.order_by("seq")],
         "attachments": [attachment(a) for a in e.attachments.all()],
     }
+
+
+# ----------------------------------------------------------------------------- for the pages
+
+
+def state_label(state: str) -> str:
+    return str(STATE_LABELS[State(state)])
+
+
+def action_label(action: str) -> str:
+    rule = RULES.get(action)
+    if rule is not None:
+        return str(rule.label)
+    return {"report": _("Reported")}.get(action, action)
+
+
+def light(e: Event, now: datetime) -> str:
+    """The step's deadline light (红黄绿灯): red past the deadline, yellow inside the warning
+    window, green in time, grey while no clock runs (suspended, closed, awaiting nothing)."""
+    if State(e.state) not in OPEN or e.due_at is None:
+        return "grey"
+    if now >= e.due_at:
+        return "red"
+    if e.supervision or (e.warn_at is not None and now >= e.warn_at):
+        return "yellow"
+    return "green"
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return _("%(d)dd %(h)dh") % {"d": days, "h": hours}
+    if hours:
+        return _("%(h)dh %(m)dmin") % {"h": hours, "m": mins}
+    return _("%(m)dmin") % {"m": mins}
+
+
+def time_left(e: Event, now: datetime) -> str:
+    """What is left of the step (or how far it is overdue), in calendar time."""
+    if State(e.state) not in OPEN or e.due_at is None:
+        return ""
+    delta = e.due_at - now
+    if delta.total_seconds() < 0:
+        return _("%(span)s overdue") % {"span": _span(delta)}
+    return _("%(span)s left") % {"span": _span(delta)}
+
+
+def work_row(e: Event, now: datetime | None = None) -> dict[str, Any]:
+    """A row of a work list (queue or inbox): the API row, labels, the light and time left."""
+    now = now or timezone.now()
+    return {
+        **row(e),
+        "category_name": e.category.name if e.category_id and e.category else "",
+        "state_label": state_label(e.state),
+        "urgency_label": e.get_urgency_display(),
+        "channel_label": e.get_channel_display(),
+        "address": e.address,
+        "light": light(e, now),
+        "time_left": time_left(e, now),
+        "overdue": light(e, now) == "red",
+    }
+
+
+def page_attachment(a: Attachment, before: bool) -> dict[str, Any]:
+    return {**attachment(a), "name": a.original_name, "before": before}
+
+
+def page_detail(e: Event, viewer: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The event page: the API's detail (reporter masked) with labels for people to read."""
+    now = now or timezone.now()
+    data = detail(e, viewer)
+    after = {a.pk for a in e.attachments.all() if a.timeline_entry_id and _is_result(a)}
+    return {
+        **data,
+        **work_row(e, now),
+        "description": e.description,
+        "timeline": [
+            {**t, "action_label": action_label(t["action"]), "to_label": _to_label(t)}
+            for t in data["timeline"]
+        ],
+        "attachments": [page_attachment(a, a.pk not in after) for a in e.attachments.all()],
+        "step_started_at": e.step_started_at,
+    }
+
+
+def _is_result(a: Attachment) -> bool:
+    entry = a.timeline_entry
+    return entry is not None and entry.action in ("report_result", "verify_fail", "reopen")
+
+
+def _to_label(t: dict[str, Any]) -> str:
+    return state_label(t["to_state"]) if t["to_state"] else ""

@@ -123,6 +123,20 @@ def act_once(
     )
 
 
+def is_action(action: str) -> bool:
+    """Whether ``action`` is one people take (a rule of the table, not the reporter's or the
+    platform's own)."""
+    return action in RULES and RULES[action].by == flow.USER
+
+
+def already_applied(action: str, user: Any, key: str) -> bool:
+    """Whether ``user`` already took ``action`` under the idempotency ``key`` (a form sent
+    twice: the second finds the action no longer offered, and is a replay, not a conflict)."""
+    return bool(key) and idempotency.used(
+        idempotency.owner_of(user), f"{EVENTS.name}.{action}", key[:80]
+    )
+
+
 def allowed_actions(event: Event, user: Any, with_choices: bool = True) -> list[dict[str, Any]]:
     """What ``user`` may do to ``event`` now, with each action's inputs and labels."""
     return flow.allowed(EVENTS, event, user, with_choices)
@@ -302,6 +316,11 @@ def do_unmask_reporter(event_id: Any, user: Any, reason: str) -> dict[str, str]:
             detail={"reason": reason[:200]},
         )
         return presenters.reporter_unmasked(event)
+
+
+def may_unmask(event: Event, user: Any) -> bool:
+    """Whether ``user`` may see who reported ``event`` (with a reason; see do_unmask_reporter)."""
+    return queries.event(user, event.pk, "unmask") is not None
 
 
 def _unmask_post(user: Any, event: Event) -> int | None:

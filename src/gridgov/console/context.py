@@ -1,0 +1,24 @@
+"""What every console page's header needs: the person's posts, the chosen one, their surfaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from gridgov.accounts.middleware import ACTIVE_POST
+
+from . import surfaces
+
+
+def work(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not request.path.startswith("/console/"):
+        return {}
+    posts = list(user.posts.filter(active=True).select_related("org_unit").order_by("pk"))
+    return {
+        "posts": posts,
+        "active_post": request.session.get(ACTIVE_POST),
+        "has_queue": surfaces.has_queue(user),
+        "has_inbox": surfaces.has_inbox(user),
+    }

@@ -1,0 +1,172 @@
+"""The console's forms: a work list's filters, and an action's form built from the inputs the
+rule table gives it (so a page offers exactly what the engine takes)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils.translation import gettext_lazy as _
+
+from gridgov.core.text import has_control, visible
+from gridgov.events.models import Event
+from gridgov.events.queries import Filters
+
+PAGE_SIZES = (20, 50, 100)
+MAX_PAGE = 10_000
+
+
+def clean_text(value: str) -> None:
+    """A validator: refuse control characters, zero-width spaces and direction overrides."""
+    if has_control(value):
+        raise ValidationError(_("Remove control characters, zero-width spaces or direction marks."))
+
+
+class FilterForm(forms.Form):
+    """The filters above a work list; every field optional, anything odd refused with a message."""
+
+    tab = forms.CharField(required=False, max_length=16)
+    category = forms.CharField(
+        label=_("category"),
+        required=False,
+        max_length=4,
+        validators=[RegexValidator(r"^\d{2}(\d{2})?$", _("2 or 4 digits"))],
+    )
+    channel = forms.ChoiceField(
+        label=_("channel"), required=False, choices=[("", "—"), *Event.Channel.choices]
+    )
+    under = forms.CharField(
+        label=_("region or grid"),
+        required=False,
+        max_length=15,
+        validators=[RegexValidator(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12}|\d{15})$", _("a code"))],
+    )
+    urgency = forms.ChoiceField(
+        label=_("urgency"), required=False, choices=[("", "—"), *Event.Urgency.choices]
+    )
+    overdue = forms.BooleanField(label=_("overdue"), required=False)
+    supervised = forms.BooleanField(label=_("supervised"), required=False)
+    since = forms.DateField(label=_("reported from"), required=False)
+    until = forms.DateField(label=_("reported until"), required=False)
+    q = forms.CharField(label=_("search"), required=False, max_length=50)
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+    size = forms.TypedChoiceField(
+        label=_("per page"),
+        required=False,
+        coerce=int,
+        choices=[(n, n) for n in PAGE_SIZES],
+        empty_value=20,  # type: ignore[arg-type]
+    )
+
+    def clean_q(self) -> str:
+        q: str = self.cleaned_data["q"].strip()
+        clean_text(q)
+        return q
+
+    def filters(self) -> Filters:
+        d = self.cleaned_data
+        return Filters(
+            category=d.get("category") or "",
+            channel=d.get("channel") or "",
+            under=d.get("under") or "",
+            urgency=d.get("urgency") or "",
+            overdue=bool(d.get("overdue")),
+            supervised=bool(d.get("supervised")),
+            since=d.get("since"),
+            until=d.get("until"),
+            q=d.get("q") or "",
+        )
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class PhotosField(forms.FileField):
+    """Up to nine photos; each is checked, re-encoded and stripped by the upload service."""
+
+    widget = MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        if len(files) > 9:
+            raise ValidationError(_("At most 9 photos."))
+        return [super(PhotosField, self).clean(f, initial) for f in files]
+
+
+def _field(spec: dict[str, Any]) -> forms.Field:
+    label, required = spec["label"], spec["required"]
+    if spec["kind"] == "choice":
+        options = [(c["value"], c["label"]) for c in spec["choices"] or []]
+        return forms.ChoiceField(
+            label=label, required=required, choices=[("", "—"), *options] if options else []
+        )
+    if spec["kind"] == "decimal":
+        return forms.DecimalField(
+            label=label, required=required, min_value=0.01, max_value=1000, decimal_places=2
+        )
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[clean_text],
+    )
+
+
+# Actions that report work done carry photos (the "after" pictures).
+WITH_PHOTOS = frozenset({"report_result", "verify_fail"})
+
+
+class ActionForm(forms.Form):
+    """One allowed action as a form: its inputs from the rule table, the version the page
+    showed (a stale page is refused, never silently applied) and a key that makes a double
+    submit apply once."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31)
+    client_id = forms.CharField(widget=forms.HiddenInput, min_length=8, max_length=80)
+
+    def __init__(self, action: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.action = action
+        self.prefix = action["action"]
+        for spec in action["inputs"]:
+            self.fields[spec["name"]] = _field(spec)
+        if action["action"] in WITH_PHOTOS:
+            self.fields["photos"] = PhotosField(label=_("photos"), required=False)
+
+    @classmethod
+    def blank(cls, action: dict[str, Any], version: int) -> ActionForm:
+        initial = {"expected_version": version, "client_id": str(uuid.uuid4())}
+        return cls(action, initial=initial)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for spec in self.action["inputs"]:
+            value = data.get(spec["name"])
+            if spec["required"] and isinstance(value, str) and not visible(value):
+                self.add_error(spec["name"], _("This field is required."))
+        return data
+
+    def inputs(self) -> dict[str, Any]:
+        """What the engine takes: the action's inputs, without empty ones."""
+        d = self.cleaned_data
+        found = {s["name"]: d.get(s["name"]) for s in self.action["inputs"]}
+        found = {k: v for k, v in found.items() if v not in (None, "")}
+        return {**found, "expected_version": d["expected_version"]}
+
+
+class UnmaskForm(forms.Form):
+    reason = forms.CharField(
+        label=_("why you need to see who reported"),
+        min_length=2,
+        max_length=200,
+        validators=[clean_text],
+    )
+
+
+class PostForm(forms.Form):
+    post = forms.IntegerField(required=False, min_value=1)

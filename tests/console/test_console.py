@@ -1,0 +1,377 @@
+"""The console's pages on the server side: sign-in and landing, scoped lists and counts,
+filters, the event page's actions through the engine, stale pages, unmasking, files, polling."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from gridgov.accounts.roles import Role
+from gridgov.core.models import AuditLog
+from gridgov.events import queries
+from gridgov.events.models import Event, TimelineEntry
+
+from .. import personas
+from ..eventbuilder import in_state, new_event
+from ..factories import user_with_post
+from ..helpers import client
+
+pytestmark = pytest.mark.django_db
+
+
+def form_fields(html: str, action: str) -> dict[str, str]:
+    """The hidden fields of one action's form on the event page."""
+    block = html.split(f'data-action="{action}"', 1)[1].split("</form>", 1)[0]
+    return dict(re.findall(r'name="([^"]+)" value="([^"]*)"', block))
+
+
+def submit(c: Client, code: str, action: str, **fields: Any) -> Any:
+    page = c.get(f"/console/events/{code}/").content.decode()
+    data = {k: v for k, v in form_fields(page, action).items() if k != "csrfmiddlewaretoken"}
+    data.update({f"{action}-{k}": v for k, v in fields.items()})
+    return c.post(f"/console/events/{code}/act/{action}/", data)
+
+
+# -- sign-in and landing -------------------------------------------------------------------
+
+
+def test_sign_in_lands_on_ones_own_work() -> None:
+    operator = personas.township_operator()
+    operator.set_password("Gridgov-Test-2026!")
+    operator.save()
+    c = Client()
+    r = c.post(
+        "/accounts/login/", {"username": operator.username, "password": "Gridgov-Test-2026!"}
+    )
+    assert r.status_code == 302 and r["Location"] == "/console/"
+    assert c.get("/console/")["Location"] == "/console/queue/"
+    assert client(personas.department_handler()).get("/console/")["Location"] == "/console/inbox/"
+    assert client(personas.grid_worker()).get("/console/")["Location"] == "/console/inbox/"
+
+
+def test_a_wrong_password_gets_the_generic_message_and_no_session() -> None:
+    operator = personas.township_operator()
+    c = Client()
+    r = c.post("/accounts/login/", {"username": operator.username, "password": "wrong"})
+    assert r.status_code == 200
+    assert "_auth_user_id" not in c.session
+    assert "锁定" in r.content.decode()  # the one message for every failure, in Chinese
+
+
+def test_pages_need_a_session() -> None:
+    for url in ("/console/", "/console/queue/", "/console/inbox/"):
+        r = Client().get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/accounts/login/")
+    assert Client().get("/console/poll/?cursor=0").status_code == 401
+
+
+def test_a_person_with_two_posts_works_as_the_one_chosen() -> None:
+    person = user_with_post(Role.OPERATOR, "130104008")
+    other = user_with_post(Role.OPERATOR, "130131102")
+    post = other.posts.get()
+    post.user = person
+    post.save()
+    here = new_event()
+    c = client(person)
+    assert here.code in c.get("/console/queue/").content.decode()
+    mine = person.posts.get(scope_code="130131102")
+    assert c.post("/console/post/", {"post": mine.pk}).status_code == 302
+    assert here.code not in c.get("/console/queue/").content.decode()
+    assert c.get(f"/console/events/{here.code}/").status_code == 404
+    stranger = personas.county_operator().posts.get()
+    assert c.post("/console/post/", {"post": stranger.pk}).status_code == 400
+    assert c.post("/console/post/", {}).status_code == 302  # back to all posts
+    assert here.code in c.get("/console/queue/").content.decode()
+
+
+def test_idle_sessions_end_but_polls_do_not_keep_them_alive(settings: Any) -> None:
+    import time_machine
+
+    c = client(personas.township_operator())
+    with time_machine.travel("2026-11-27 09:00 +0800", tick=False):
+        c.get("/console/queue/")
+    with time_machine.travel("2026-11-27 09:10 +0800", tick=False):
+        assert c.get("/console/poll/?cursor=0", HTTP_X_GRIDGOV_PASSIVE="1").status_code == 200
+    with time_machine.travel("2026-11-27 09:20 +0800", tick=False):
+        assert c.get("/console/poll/?cursor=0", HTTP_X_GRIDGOV_PASSIVE="1").status_code == 401
+
+
+# -- the queue ---------------------------------------------------------------------------
+
+
+def test_the_queue_holds_the_scope_with_counts_per_tab() -> None:
+    fresh = new_event()
+    registered = in_state("registered")
+    c = client(personas.township_operator())
+    page = c.get("/console/queue/").content.decode()
+    assert fresh.code in page and registered.code not in page
+    page = c.get("/console/queue/?tab=dispatch").content.decode()
+    assert registered.code in page and fresh.code not in page
+    counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', page))
+    expected = queries.tab_counts(
+        personas.township_operator(), queries.QUEUE_TABS, queries.Filters()
+    )
+    assert {k: int(v) for k, v in counts.items()} == expected
+    assert expected["intake"] >= 1 and expected["dispatch"] >= 1
+    elsewhere = client(personas.township_operator("130131102")).get("/console/queue/").content
+    assert fresh.code not in elsewhere.decode()
+
+
+def test_urgent_and_soonest_due_come_first() -> None:
+    normal = new_event()
+    urgent = new_event(urgency="urgent")
+    page = client(personas.township_operator()).get("/console/queue/").content.decode()
+    assert page.index(urgent.code) < page.index(normal.code)
+
+
+def test_filters_narrow_and_bad_filters_answer_400_naming_the_field() -> None:
+    a = new_event(category="0202", title="占道经营的摊贩")
+    b = new_event(category="0401", title="井盖缺失")
+    c = client(personas.township_operator())
+    page = c.get("/console/queue/?q=摊贩").content.decode()
+    assert a.code in page and b.code not in page
+    page = c.get("/console/queue/?category=04").content.decode()
+    assert b.code in page and a.code not in page
+    page = c.get(f"/console/queue/?q={b.code}").content.decode()
+    assert b.code in page and a.code not in page
+    for bad in ("category=abc", "under=12345", "since=tomorrow", "page=-1", "size=7", "urgency=x"):
+        r = c.get(f"/console/queue/?{bad}")
+        assert r.status_code == 400, bad
+        assert 'class="error"' in r.content.decode()
+    assert c.get("/console/queue/?q=%00x").status_code == 400
+
+
+# -- the event page ------------------------------------------------------------------------
+
+
+def test_accept_and_dispatch_from_the_event_page() -> None:
+    event = new_event(category="0202")
+    c = client(personas.township_operator())
+    page = c.get(f"/console/events/{event.code}/").content.decode()
+    assert 'data-action="accept"' in page and 'data-action="dispatch"' not in page
+    r = submit(c, event.code, "accept")
+    assert r.status_code == 302
+    r = submit(c, event.code, "dispatch", target_unit="D1301-01")
+    assert r.status_code == 302
+    event.refresh_from_db()
+    assert event.state == "dispatched" and event.assignee_unit.code == "D1301-01"
+
+
+def test_a_stale_page_is_told_and_nothing_is_applied() -> None:
+    event = new_event()
+    first, second = client(personas.township_operator()), client(personas.township_leader())
+    stale = form_fields(second.get(f"/console/events/{event.code}/").content.decode(), "reject")
+    assert submit(first, event.code, "accept").status_code == 302
+    data = {k: v for k, v in stale.items() if k != "csrfmiddlewaretoken"}
+    data["reject-reason"] = "重复"
+    r = second.post(f"/console/events/{event.code}/act/reject/", data)
+    assert r.status_code == 302  # back to the event as it is now, told why
+    page = second.get(r["Location"]).content.decode()
+    assert "已被他人更改" in page and 'id="refusal"' in page
+    assert 'id="refusal"' not in second.get(r["Location"]).content.decode()  # told once
+    event.refresh_from_db()
+    assert event.state == "registered"
+
+
+def test_a_double_submit_applies_once() -> None:
+    event = new_event()
+    c = client(personas.township_operator())
+    fields = form_fields(c.get(f"/console/events/{event.code}/").content.decode(), "accept")
+    data = {k: v for k, v in fields.items() if k != "csrfmiddlewaretoken"}
+    assert c.post(f"/console/events/{event.code}/act/accept/", data).status_code == 302
+    assert c.post(f"/console/events/{event.code}/act/accept/", data).status_code == 302
+    assert TimelineEntry.objects.filter(event=event, action="accept").count() == 1
+
+
+def test_bad_input_comes_back_beside_its_field_and_writes_nothing() -> None:
+    event = in_state("registered")
+    c = client(personas.township_operator())
+    r = submit(c, event.code, "escalate", reason="   ")
+    assert r.status_code == 422
+    assert 'class="error"' in r.content.decode()
+    r = submit(c, event.code, "dispatch", target_grid="999999999999999")
+    assert r.status_code == 422
+    event.refresh_from_db()
+    assert event.state == "registered" and event.timeline.count() == 2
+
+
+def test_actions_not_offered_are_refused() -> None:
+    event = new_event()
+    c = client(personas.grid_worker())
+    r = c.post(f"/console/events/{event.code}/act/accept/", {"accept-expected_version": 1})
+    assert r.status_code == 302
+    assert "您无权进行此操作" in c.get(r["Location"]).content.decode()
+    assert c.post(f"/console/events/{event.code}/act/cancel/", {}).status_code == 404
+    assert c.post(f"/console/events/{event.code}/act/nonsense/", {}).status_code == 404
+    event.refresh_from_db()
+    assert event.state == "reported"
+
+
+def test_foreign_events_and_their_files_answer_404() -> None:
+    event = new_event()
+    stranger = client(personas.township_operator("130131102"))
+    for url in ("", "sheet/", "map.json"):
+        assert stranger.get(f"/console/events/{event.code}/{url}").status_code == 404
+    assert stranger.post(f"/console/events/{event.code}/act/accept/", {}).status_code == 404
+    assert stranger.get(f"/console/attachments/{uuid.uuid4()}/").status_code == 404
+
+
+def test_unmasking_needs_a_reason_and_is_audited() -> None:
+    event = new_event(reporter_name="张三丰", reporter_phone="13812345678")
+    c = client(personas.township_operator())
+    page = c.get(f"/console/events/{event.code}/").content.decode()
+    assert "13812345678" not in page and "138****5678" in page
+    before = AuditLog.objects.filter(action="event.unmask_reporter").count()
+    assert c.post(f"/console/events/{event.code}/reporter/", {"reason": ""}).status_code == 422
+    r = c.post(f"/console/events/{event.code}/reporter/", {"reason": "回访需要联系"})
+    assert r.status_code == 200 and "13812345678" in r.content.decode()
+    assert AuditLog.objects.filter(action="event.unmask_reporter").count() == before + 1
+    worker = client(personas.grid_worker())
+    assert "13812345678" not in worker.get(f"/console/events/{event.code}/").content.decode()
+
+
+def test_the_dispatch_sheet_prints_the_case() -> None:
+    event = in_state("dispatched")
+    page = client(personas.township_operator()).get(f"/console/events/{event.code}/sheet/")
+    assert page.status_code == 200 and event.code in page.content.decode()
+
+
+# -- the inbox -------------------------------------------------------------------------------
+
+
+def test_the_department_inbox_holds_what_was_sent_to_the_unit() -> None:
+    event = in_state("registered")
+    c = client(personas.township_operator())
+    assert submit(c, event.code, "dispatch", target_unit="D1301-01").status_code == 302
+    handler = client(personas.department_handler(scope="130104"))
+    assert event.code in handler.get("/console/inbox/").content.decode()
+    other = new_event()
+    assert other.code not in handler.get("/console/inbox/").content.decode()
+    assert submit(handler, event.code, "sign").status_code == 302
+    page = handler.get("/console/inbox/?tab=handle").content.decode()
+    assert event.code in page
+
+
+# -- live updates ------------------------------------------------------------------------------
+
+
+def test_poll_tells_what_changed_in_scope_only() -> None:
+    c = client(personas.township_operator())
+    cursor = c.get("/console/poll/?cursor=0").json()["cursor"]
+    assert c.get(f"/console/poll/?cursor={cursor}").json()["changed"] == 0
+    event = new_event(urgency="urgent")
+    seen = c.get(f"/console/poll/?cursor={cursor}").json()
+    assert seen["changed"] == 1 and seen["urgent"][0]["code"] == event.code
+    elsewhere = client(personas.township_operator("130131102"))
+    assert elsewhere.get(f"/console/poll/?cursor={cursor}").json()["changed"] == 0
+    for bad in ("x", "-1", "99999999999999999999"):
+        assert c.get(f"/console/poll/?cursor={bad}").status_code == 400
+
+
+def test_every_console_page_sends_a_csp_without_inline_scripts() -> None:
+    event = in_state("dispatched")
+    c = client(personas.township_operator())
+    for url in ("/accounts/login/", "/console/queue/", f"/console/events/{event.code}/"):
+        csp = (Client() if "login" in url else c).get(url)["Content-Security-Policy"]
+        script = next(p for p in csp.split(";") if p.strip().startswith("script-src"))
+        assert "unsafe-inline" not in script and "unsafe-eval" not in script
+    assert Event.objects.filter(pk=event.pk).exists()
+
+
+def test_the_return_visit_takes_the_forms_digit() -> None:
+    event = in_state("closed")
+    c = client(personas.township_operator())
+    assert submit(c, event.code, "revisit", satisfaction="4").status_code == 302
+    event.refresh_from_db()
+    assert event.satisfaction == 4
+    assert submit(c, event.code, "revisit", satisfaction="9").status_code == 422
+
+
+# -- script payloads render as text ---------------------------------------------------------------
+
+
+def payload_event(payload: str) -> Event:
+    from gridgov.events.attachments import do_upload
+
+    from ..events.test_attachments import jpeg_bytes
+
+    photo, _ = do_upload(jpeg_bytes(), payload[:120], str(uuid.uuid4()))  # as a channel would
+    return new_event(
+        title=payload[:100],
+        description=payload,
+        address=payload[:200],
+        reporter_name=payload[:64],
+        attachments=[photo["id"]],
+    )
+
+
+def test_script_payloads_render_as_text_on_every_page() -> None:
+    from django.utils.html import escape
+
+    from .payloads import PAYLOADS
+
+    assert len(PAYLOADS) >= 50
+    events = [payload_event(p) for p in PAYLOADS]
+    op = client(personas.township_operator())
+    pages = [op.get("/console/queue/?size=100").content.decode()]
+    for e in events:
+        pages.append(op.get(f"/console/events/{e.code}/").content.decode())
+        pages.append(op.get(f"/console/events/{e.code}/sheet/").content.decode())
+        r = op.post(f"/console/events/{e.code}/reporter/", {"reason": "回访核实"})
+        pages.append(r.content.decode())
+    for payload in PAYLOADS:
+        if "<" in payload:
+            raw = payload[payload.index("<") :][:20]  # the tag as written must never reach a page
+            assert not [p for p in pages if raw in p], payload
+    queue = pages[0]
+    assert escape(PAYLOADS[0]) in queue
+
+
+def listed_codes(c: Client, url: str) -> set[str]:
+    return set(re.findall(r'class="code">(\w+)<', c.get(url).content.decode()))
+
+
+def test_a_county_operators_queue_counts_and_search_hold_nothing_from_another_county() -> None:
+    from gridgov.accounts.scope import restrict
+
+    here = new_event(title="桥西区的占道")
+    there = new_event(title="正定县的占道")  # moved below into Zhengding
+    Event.objects.filter(pk=there.pk).update(grid_code="130123201204001", county_code="130123")
+    operator = personas.county_operator("130104")
+    c = client(operator)
+    shown: set[str] = set()
+    for tab in queries.QUEUE_TABS:
+        shown |= listed_codes(c, f"/console/queue/?tab={tab}&size=100")
+    scoped = restrict(Event.objects.all(), operator, "list")
+    open_states = [s.value for _, states in queries.QUEUE_TABS.values() for s in states]
+    expected = set(scoped.filter(state__in=open_states).values_list("code", flat=True))
+    assert len(expected) < 100  # one page per tab holds them all
+    assert here.code in shown and there.code not in shown
+    assert shown == expected
+    found = listed_codes(c, "/console/queue/?q=占道&size=100")
+    assert here.code in found and there.code not in found
+    counts = dict(
+        re.findall(r'data-count="(\w+)">(\d+)<', c.get("/console/queue/").content.decode())
+    )
+    for tab, (_, states) in queries.QUEUE_TABS.items():
+        assert int(counts[tab]) == scoped.filter(state__in=[s.value for s in states]).count()
+
+
+def test_merge_a_nearby_duplicate_in_one_click() -> None:
+    first = new_event(title="同一处井盖缺失")
+    second = new_event(title="同一处井盖缺失")
+    second.refresh_from_db()
+    assert first.code in second.duplicate_candidates
+    c = client(personas.township_operator())
+    page = c.get(f"/console/events/{second.code}/").content.decode()
+    block = page.split("附近可能重复的事件", 1)[1]
+    fields = dict(re.findall(r'name="(merge-[^"]+)" value="([^"]*)"', block))
+    assert fields["merge-parent"] == first.code
+    r = c.post(f"/console/events/{second.code}/act/merge/", fields)
+    assert r.status_code == 302
+    second.refresh_from_db()
+    assert second.state == "merged" and second.parent_id == first.pk
