@@ -270,8 +270,8 @@ def bench_ticker(out: Out, open_events: int = 1_000_000, due: int = 1000) -> Non
             )
 
 
-def _in_scratch(env: dict[str, str], call: str) -> str:
-    code = f"import django; django.setup()\nfrom gridgov.bench.events import *\n{call}\n"
+def _in_scratch(env: dict[str, str], call: str, module: str = "gridgov.bench.events") -> str:
+    code = f"import django; django.setup()\nfrom {module} import *\n{call}\n"
     proc = subprocess.run(
         [sys.executable, "-c", code],
         env={**env, "DJANGO_SETTINGS_MODULE": "gridgov.settings"},

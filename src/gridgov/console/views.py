@@ -4,7 +4,7 @@ events.presenters (masking applied there), every change through events.services 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -95,7 +95,7 @@ def _list_context(
     counts = queries.tab_counts(request.user, tabs, filters)
     qs = queries.work_list(request.user, tabs, tab, filters)
     size = form.cleaned_data.get("size") or 20
-    page = Paginator(qs, size, allow_empty_first_page=True).get_page(
+    page = Paginator(cast(Any, qs), size, allow_empty_first_page=True).get_page(
         form.cleaned_data.get("page") or 1
     )
     now = timezone.now()
@@ -105,7 +105,7 @@ def _list_context(
     context = {
         "form": form,
         "tab": tab,
-        "tabs": [(key, label, counts[key]) for key, (label, _states) in tabs.items()],
+        "tabs": [(key, label, _count(key, counts[key])) for key, (label, _states) in tabs.items()],
         "rows": [presenters.work_row(e, now) for e in page.object_list],
         "page": page,
         "query": query.urlencode(),
@@ -113,6 +113,11 @@ def _list_context(
         "cursor": queries.latest_change(),
     }
     return context, 200
+
+
+def _count(tab: str, n: int) -> str:
+    cap = queries.cap_of(tab)
+    return f"{cap}+" if n > cap else str(n)
 
 
 def _list_page(

@@ -294,6 +294,10 @@ class Event(models.Model):
             models.Index(fields=["state", "reported_at"]),
             models.Index(fields=["assignee_unit", "state"]),
             models.Index(fields=["assignee_grid", "state"]),
+            # Work lists: a tab's states within a scope (a grid-code range, or assigned grids).
+            models.Index(fields=["state", "grid_code"]),
+            models.Index(fields=["state", "assignee_grid"]),
+            models.Index(fields=["state", "urgency", "due_at", "reported_at"]),
             models.Index(
                 fields=["alarm_at"],
                 name="event_alarm_idx",

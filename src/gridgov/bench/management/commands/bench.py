@@ -17,6 +17,10 @@ class Command(BaseCommand):
         intake.add_argument("--reports", type=int, default=2000)
         intake.add_argument("--workers", type=int, default=2)
         intake.add_argument("--threads", type=int, default=4)
+        con = sub.add_parser("console", help="console pages' server time on 1,000,000 events")
+        con.add_argument("--events", type=int, default=1_000_000)
+        con.add_argument("--samples", type=int, default=40)
+        con.add_argument("--consoles", type=int, default=1000)
         tick = sub.add_parser("ticker", help="one tick with many open events and some due")
         tick.add_argument("--open", type=int, default=1_000_000)
         tick.add_argument("--due", type=int, default=1000)
@@ -33,6 +37,10 @@ class Command(BaseCommand):
             from gridgov.bench.events import bench_intake
 
             bench_intake(out, opts["clients"], opts["reports"], opts["workers"], opts["threads"])
+        elif opts["which"] == "console":
+            from gridgov.bench.console import bench_console
+
+            bench_console(out, opts["events"], opts["samples"], opts["consoles"])
         else:
             from gridgov.bench.events import bench_ticker
 
