@@ -351,6 +351,9 @@ UPLOAD_AUDIO_MAX_SECONDS = 120
 # path prefix wins). An upload is a photo (10 MB) plus the multipart envelope.
 REQUEST_BODY_LIMITS = [
     ("/api/v1/attachments", UPLOAD_IMAGE_MAX_BYTES + 2**20),
+    # A console action may carry up to 9 photos (each checked like an API upload).
+    ("/console/events/", 9 * UPLOAD_IMAGE_MAX_BYTES + 2**20),
+    ("/console/", 2**20),
     ("/api/", 2**20),
     ("/admin/", 5 * 2**20),
 ]

@@ -138,7 +138,16 @@ def test_filters_narrow_and_bad_filters_answer_400_naming_the_field() -> None:
     assert b.code in page and a.code not in page
     page = c.get(f"/console/queue/?q={b.code}").content.decode()
     assert b.code in page and a.code not in page
-    for bad in ("category=abc", "under=12345", "since=tomorrow", "page=-1", "size=7", "urgency=x"):
+    bad_filters = [
+        "category=abc",
+        "under=12345",
+        "since=tomorrow",
+        "page=-1",
+        "size=7",
+        "urgency=x",
+    ]
+    bad_filters += ["until=9999-12-31", "since=0001-01-01"]  # once a 500 (date overflow)
+    for bad in bad_filters:
         r = c.get(f"/console/queue/?{bad}")
         assert r.status_code == 400, bad
         assert 'class="error"' in r.content.decode()
@@ -437,3 +446,155 @@ def test_chinese_by_default_and_english_on_request() -> None:
     assert r.status_code == 302
     page = c.get("/console/queue/").content.decode()
     assert "To accept" in page and "待受理" not in page
+
+
+def test_the_departments_that_handle_the_category_are_offered_first() -> None:
+    from gridgov.events.choices import dispatch_units
+    from gridgov.events.models import Category
+    from gridgov.orgs.models import OrgUnit
+
+    department_category = Category.objects.filter(function__isnull=False).order_by("code")[0]
+    event = in_state("registered", category=department_category.code)
+    offered = dispatch_units(event, personas.township_operator())
+    first = OrgUnit.objects.get(code=offered[0][0])
+    assert event.category.function_id and first.function_id == event.category.function_id
+    marked = [(code, label) for code, label in offered if label.endswith(")")]
+    assert marked and marked == offered[: len(marked)] and len(marked) < len(offered)
+
+
+# -- found by the hostile probe of the console ---------------------------------------------------
+
+
+def test_a_burst_elsewhere_does_not_hide_an_urgent_report_from_the_poll() -> None:
+    operator = personas.township_operator()
+    cursor = queries.latest_change()
+    for _ in range(6):  # somebody else's busy hour: more new rows than one read takes
+        e = new_event()
+        Event.objects.filter(pk=e.pk).update(grid_code="130123201204001", county_code="130123")
+    mine = new_event(urgency="urgent", title="路面塌陷")
+    found = queries.changes_since(operator, cursor, limit=5)
+    assert found.changed >= 1 and [e.code for e in found.urgent] == [mine.code]
+    nothing = queries.changes_since(personas.township_operator("130131102"), cursor, limit=5)
+    assert nothing.changed == 0 and nothing.urgent == []
+
+
+def big_photo() -> bytes:
+    import io
+    import os
+
+    from PIL import Image
+
+    image = Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    assert out.tell() > 2**20  # more than the 1 MiB a plain console form may carry
+    return out.getvalue()
+
+
+def test_a_handler_reports_back_with_a_phone_sized_photo_and_a_stale_form_stores_none() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from gridgov.events.models import Attachment
+
+    event = in_state("in_progress")
+    c = client(personas.grid_worker())
+    page = c.get(f"/console/events/{event.code}/").content.decode()
+    fields = {k: v for k, v in form_fields(page, "report_result").items() if "csrf" not in k}
+    stale = {**fields, "report_result-expected_version": str(event.version - 1)}
+    stale["report_result-note"] = "已处置"
+    stale["report_result-photos"] = SimpleUploadedFile("a.jpg", big_photo(), "image/jpeg")
+    before = Attachment.objects.count()
+    assert c.post(f"/console/events/{event.code}/act/report_result/", stale).status_code == 302
+    assert Attachment.objects.count() == before  # refused before any photo was stored
+    data = {**fields, "report_result-note": "已处置"}
+    data["report_result-photos"] = SimpleUploadedFile("b.jpg", big_photo(), "image/jpeg")
+    r = c.post(f"/console/events/{event.code}/act/report_result/", data)
+    assert r.status_code == 302
+    event.refresh_from_db()
+    assert event.state == "awaiting_check" and event.attachments.count() == 1
+
+
+def test_polls_right_after_sign_in_do_not_keep_the_session_alive() -> None:
+    import time_machine
+
+    c = Client()
+    with time_machine.travel("2026-11-27 09:00 +0800", tick=False):
+        c.force_login(personas.township_operator())
+    for minute in (5, 10):
+        with time_machine.travel(f"2026-11-27 09:{minute:02d} +0800", tick=False):
+            assert c.get("/console/poll/?cursor=0", HTTP_X_GRIDGOV_PASSIVE="1").status_code == 200
+    with time_machine.travel("2026-11-27 09:16 +0800", tick=False):
+        assert c.get("/console/poll/?cursor=0", HTTP_X_GRIDGOV_PASSIVE="1").status_code == 401
+
+
+@pytest.mark.parametrize("blank", ["\u3164\u3164", "\u2800\u2800", "\u034f\u034f", "\u115f\u1160"])
+def test_reasons_that_draw_nothing_are_refused(blank: str) -> None:
+    event = new_event(reporter_phone="13812345678")
+    c = client(personas.township_operator())
+    r = c.post(f"/console/events/{event.code}/reporter/", {"reason": blank})
+    assert r.status_code == 422 and "13812345678" not in r.content.decode()
+    assert submit(c, event.code, "reject", reason=blank).status_code == 422
+    event.refresh_from_db()
+    assert event.state == "reported"
+
+
+def test_direction_marks_are_refused_like_overrides() -> None:
+    event = new_event()
+    r = submit(client(personas.township_operator()), event.code, "reject", reason="重复\u200f上报")
+    assert r.status_code == 422
+
+
+def test_unmasking_without_the_permission_is_403_whatever_the_reason() -> None:
+    event = new_event(reporter_phone="13812345678")
+    worker = client(personas.grid_worker())
+    for reason in ("", "x", "回访需要联系"):
+        r = worker.post(f"/console/events/{event.code}/reporter/", {"reason": reason})
+        assert r.status_code == 403 and "13812345678" not in r.content.decode()
+
+
+def test_a_dispatch_to_a_grid_and_a_unit_at_once_is_refused() -> None:
+    event = in_state("registered")
+    c = client(personas.township_operator())
+    r = submit(c, event.code, "dispatch", target_grid="130104008019008", target_unit="D1301-01")
+    assert r.status_code == 422
+    event.refresh_from_db()
+    assert event.state == "registered"
+
+
+def test_higher_centres_are_offered_the_events_township_grids_not_the_citys() -> None:
+    from gridgov.events.choices import dispatch_grids
+    from gridgov.regions.models import Grid
+
+    event = in_state("registered")
+    Event.objects.filter(pk=event.pk).update(handling_level="city")
+    event.refresh_from_db()
+    offered = [code for code, _ in dispatch_grids(event, personas.township_operator())]
+    township = Grid.objects.filter(code__startswith="130104008", effective_to=None).count()
+    assert len(offered) == township and all(c.startswith("130104008") for c in offered)
+
+
+def test_only_open_duplicates_are_offered_for_merging() -> None:
+    from gridgov.events import services
+
+    first = new_event(title="同一处井盖缺失")
+    second = new_event(title="同一处井盖缺失")
+    second.refresh_from_db()
+    assert first.code in second.duplicate_candidates
+    services.do_reject(first, actor=personas.township_operator(), reason="重复上报")
+    page = client(personas.township_operator()).get(f"/console/events/{second.code}/")
+    html = page.content.decode()
+    assert first.code in html and f'value="{first.code}"' not in html
+
+
+def test_the_inbox_holds_what_was_sent_to_me_and_the_checks_of_my_grid() -> None:
+    to_department = in_state("registered")
+    c = client(personas.township_operator())
+    assert submit(c, to_department.code, "dispatch", target_unit="D1301-01").status_code == 302
+    to_grid = in_state("dispatched")  # the default route of 0202: the grid
+    to_grid.refresh_from_db()
+    assert to_grid.assignee_grid == "130104008019008"
+    worker = client(personas.grid_worker())
+    inbox = listed_codes(worker, "/console/inbox/?tab=sign&size=100")
+    assert to_grid.code in inbox and to_department.code not in inbox
+    check = in_state("awaiting_check")
+    assert check.code in listed_codes(client(personas.grid_leader()), "/console/inbox/?tab=check")

@@ -31,7 +31,9 @@ LOGOUT_REASON = "_gridgov_logout_reason"
 def stamp_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     """user_logged_in receiver: when this session signed in, for the absolute limit."""
     if request is not None and hasattr(request, "session"):
-        request.session[SIGNED_IN_AT] = int(timezone.now().timestamp())
+        now = int(timezone.now().timestamp())
+        request.session[SIGNED_IN_AT] = now
+        request.session[LAST_ACTIVE] = now  # idle from here: passive polls alone do not count
 
 
 def _bearer(request: HttpRequest) -> bool:

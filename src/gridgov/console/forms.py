@@ -4,6 +4,7 @@ rule table gives it (so a page offers exactly what the engine takes)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -16,6 +17,7 @@ from gridgov.events.models import Event
 from gridgov.events.queries import Filters
 
 PAGE_SIZES = (20, 50, 100)
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 10_000
 
 
@@ -60,6 +62,14 @@ class FilterForm(forms.Form):
         choices=[(n, n) for n in PAGE_SIZES],
         empty_value=20,  # type: ignore[arg-type]
     )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("since", "until"):
+            day = data.get(name)
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+                self.add_error(name, _("A date between 2000 and 2099."))
+        return data
 
     def clean_q(self) -> str:
         q: str = self.cleaned_data["q"].strip()

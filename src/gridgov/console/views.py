@@ -162,13 +162,9 @@ def poll(request: HttpRequest) -> HttpResponse:
     latest = queries.latest_change()
     if latest <= cursor:
         return JsonResponse({"cursor": latest, "changed": 0, "urgent": []})
-    rows = queries.changes_since(request.user, cursor)
-    urgent = [
-        {"code": t.event.code, "title": t.event.title}
-        for t in rows
-        if t.action == "report" and t.event.urgency == "urgent"
-    ]
-    return JsonResponse({"cursor": latest, "changed": len(rows), "urgent": urgent[:10]})
+    found = queries.changes_since(request.user, cursor)
+    urgent = [{"code": e.code, "title": e.title} for e in found.urgent]
+    return JsonResponse({"cursor": latest, "changed": found.changed, "urgent": urgent})
 
 
 # ----------------------------------------------------------------------------- one event
@@ -191,11 +187,20 @@ def _event_context(
         "actions": [
             (a, forms.get(a["action"]) or ActionForm.blank(a, event.version)) for a in actions
         ],
-        "merge": next((a for a in actions if a["action"] == "merge"), None),
+        "mergeable": _mergeable(actions),
         "may_unmask": services.may_unmask(event, request.user),
         "unmask_form": UnmaskForm(),
         "client_id": str(uuid.uuid4()),
     }
+
+
+def _mergeable(actions: list[dict[str, Any]]) -> set[str]:
+    """The duplicates this person may merge the event into now (open, visible)."""
+    merge = next((a for a in actions if a["action"] == "merge"), None)
+    if merge is None:
+        return set()
+    parent = next(i for i in merge["inputs"] if i["name"] == "parent")
+    return {c["value"] for c in parent["choices"] or []}
 
 
 @login_required
@@ -228,6 +233,8 @@ def act(request: HttpRequest, code: str, action: str) -> HttpResponse:
     form = ActionForm(offered[action], request.POST, request.FILES)
     if not form.is_valid():
         return _with_form(request, event, form, 422)
+    if form.cleaned_data["expected_version"] != event.version:
+        return _refused(request, event, Conflict(""))  # before any photo is stored
     inputs = form.inputs()
     try:
         inputs["attachments"] = [
@@ -274,6 +281,8 @@ def _refused(request: HttpRequest, event: Any, exc: ServiceError) -> HttpRespons
 @require_POST
 def unmask(request: HttpRequest, code: str) -> HttpResponse:
     event = _event_or_404(request, code)
+    if not services.may_unmask(event, request.user):
+        return HttpResponse(_("You may not see who reported this event."), status=403)
     form = UnmaskForm(request.POST)
     shown = None
     status = 200

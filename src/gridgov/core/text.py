@@ -13,13 +13,17 @@ from pydantic import AfterValidator, Field
 
 # C0 controls except tab, newline and carriage return; DEL; C1 controls; zero-width space,
 # word joiner and BOM (they hide text); bidi embeddings, overrides and isolates
-# (U+202A–U+202E, U+2066–U+2069). Zero-width (non-)joiners stay: emoji and scripts need them.
-_REFUSED = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069"
+# (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C). Zero-width (non-)joiners
+# stay: emoji and scripts need them.
+_REFUSED = (
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069"
+    "\u200e\u200f\u061c"
+)
 _CONTROL = re.compile(f"[{_REFUSED}]")
 # The same rule for the OpenAPI description (an ECMA-262 pattern, as JSON Schema reads it).
 PATTERN = (
     "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\u200b\\u2060\\ufeff"
-    "\\u202a-\\u202e\\u2066-\\u2069]*$"
+    "\\u202a-\\u202e\\u2066-\\u2069\\u200e\\u200f\\u061c]*$"
 )
 MESSAGE = (
     "must not contain control characters (such as NUL), zero-width spaces or direction overrides"
@@ -30,10 +34,21 @@ def has_control(value: str) -> bool:
     return bool(_CONTROL.search(value))
 
 
+# Letters and symbols that draw nothing: Hangul fillers, the blank Braille pattern, Khmer
+# inherent vowels, Mongolian vowel separator.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u180e")
+
+
 def visible(value: str) -> str:
-    """``value`` without whitespace and invisible format characters (zero-width space…)."""
+    """``value`` without whitespace, invisible format characters (zero-width space…), blank
+    letters (Hangul filler…) and combining marks standing alone (they draw nothing by
+    themselves): what a person would actually see."""
     return "".join(
-        ch for ch in value if not ch.isspace() and unicodedata.category(ch) not in ("Cf", "Cc")
+        ch
+        for ch in value
+        if not ch.isspace()
+        and ch not in _BLANK
+        and unicodedata.category(ch) not in ("Cf", "Cc", "Mn", "Me")
     )
 
 

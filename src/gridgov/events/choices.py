@@ -16,6 +16,7 @@ from gridgov.regions.models import Grid
 
 from . import queries
 from .models import UNIT_CHOICES, Category, Event
+from .states import OPEN
 
 Choices = list[tuple[str, str]]
 
@@ -35,9 +36,13 @@ def dispatch_area(event: Event) -> str:
 
 
 def dispatch_grids(event: Event, user: Any) -> Choices:
-    rows = Grid.objects.filter(codes.code_range("code", dispatch_area(event))).filter(
-        effective_to__isnull=True
-    )
+    """The grids offered for a dispatch: those of the event's own township. A county or city
+    centre may send work to any grid of its area (the engine accepts it by code), but a list of
+    a city's ten thousand grids helps nobody."""
+    area = dispatch_area(event)
+    township = codes.township_of(event.grid_code)
+    offered = township if codes.covers(area, township) else area
+    rows = Grid.objects.filter(codes.code_range("code", offered)).filter(effective_to__isnull=True)
     return [(g.code, f"{g.code} {g.name}") for g in rows.order_by("code")]
 
 
@@ -63,12 +68,27 @@ def may_receive(unit: OrgUnit, event: Event) -> bool:
 
 
 def dispatch_units(event: Event, user: Any) -> Choices:
-    return [(u.code, u.name) for u in receiving_units(event)]
+    """The units that may receive the event; those whose function handles its category first."""
+    function = event.category.function_id if event.category_id and event.category else None
+    units = sorted(
+        receiving_units(event), key=lambda u: function is None or u.function_id != function
+    )
+    marked = _("handles this category")
+    return [
+        (u.code, f"{u.name} ({marked})" if function and u.function_id == function else u.name)
+        for u in units
+    ]
 
 
 def merge_parents(event: Event, user: Any) -> Choices:
     """The open reports nearby that the user may open: the likely duplicates."""
-    return [(code, code) for code in queries.visible_codes(user, event.duplicate_candidates)]
+    seen = queries.visible_codes(user, event.duplicate_candidates)
+    still_open = set(
+        Event.objects.filter(code__in=seen, state__in=[s.value for s in OPEN]).values_list(
+            "code", flat=True
+        )
+    )
+    return [(code, code) for code in seen if code in still_open]
 
 
 def time_units(event: Any, user: Any) -> Choices:

@@ -116,6 +116,9 @@ def on_merge(ctx: Ctx[Event]) -> None:
 def _target(ctx: Ctx[Event]) -> None:
     """Set the assignee from the input, or from the category's default route."""
     e, inp = ctx.obj, ctx.inputs
+    if inp.get("target_grid") and inp.get("target_unit"):
+        message = "send the event to a grid or to a unit, not both"
+        raise Invalid({"target_grid": message, "target_unit": message})
     if inp.get("target_grid"):
         # A centre sends work only inside the area it runs: a township centre to its own
         # township's grids, a county centre within the county (the event's handling level).

@@ -11,7 +11,8 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridgov.accounts.scope import code_range, restrict
+from gridgov.accounts.roles import Role
+from gridgov.accounts.scope import active_posts, code_range, restrict
 
 from .models import Event, TimelineEntry
 from .states import State
@@ -26,6 +27,9 @@ QUEUE_TABS: dict[str, tuple[Any, tuple[State, ...]]] = {
     "check": (_("To check"), (S.AWAITING_CHECK,)),
     "closed": (_("Closed"), (S.CLOSED, S.ARCHIVED)),
 }
+# The inbox's tabs hold what was sent to the person (their unit, their grids), except the
+# checks, which fall to whoever covers the grid and did not handle it.
+INBOX_ASSIGNED = frozenset({"sign", "handle", "done"})
 INBOX_TABS: dict[str, tuple[Any, tuple[State, ...]]] = {
     "sign": (_("To sign for"), (S.DISPATCHED,)),
     "handle": (_("To handle"), (S.IN_PROGRESS, S.SUSPENDED)),
@@ -219,12 +223,31 @@ HISTORY_ORDER = ["-reported_at"]
 HISTORY_TABS = frozenset({"closed", "done"})
 
 
+def assigned_to(user: Any) -> Q:
+    """Events sent to the person: to the unit of a department post, to the grids of a grid
+    worker's or grid leader's post."""
+    found = Q(pk__in=[])
+    for post in active_posts(user):
+        if post.role == Role.DEPT_HANDLER:
+            found |= Q(assignee_unit_id=post.org_unit_id)
+        elif post.role in (Role.GRID_WORKER, Role.GRID_LEADER):
+            found |= code_range("assignee_grid", post.scope_code)
+    return found
+
+
+def _tab_rows(user: Any, tabs: dict[str, Any], tab: str, f: Filters) -> QuerySet[Event]:
+    qs = filtered(restrict(Event.objects.all(), user, "list"), f)
+    if tabs is INBOX_TABS and tab in INBOX_ASSIGNED:
+        qs = qs.filter(assigned_to(user))
+    return qs
+
+
 def work_list(
     user: Any, tabs: dict[str, tuple[Any, tuple[State, ...]]], tab: str, f: Filters
 ) -> WorkList:
     """One tab of a work list in the caller's scope, filtered."""
     states = [s.value for s in tabs[tab][1]]
-    qs = filtered(restrict(Event.objects.all(), user, "list"), f)
+    qs = _tab_rows(user, tabs, tab, f)
     history = tab in HISTORY_TABS
     order = HISTORY_ORDER if history else WORK_ORDER
     cap = HISTORY_COUNT_CAP if history else COUNT_CAP
@@ -235,9 +258,10 @@ def tab_counts(
     user: Any, tabs: dict[str, tuple[Any, tuple[State, ...]]], f: Filters
 ) -> dict[str, int]:
     """How many events each tab holds under the same scope and filters (at most its cap + 1)."""
-    qs = filtered(restrict(Event.objects.all(), user, "list"), f)
     return {
-        tab: WorkList(qs, [s.value for s in states], [], cap_of(tab)).count()
+        tab: WorkList(
+            _tab_rows(user, tabs, tab, f), [s.value for s in states], [], cap_of(tab)
+        ).count()
         for tab, (_, states) in tabs.items()
     }
 
@@ -251,15 +275,33 @@ def latest_change() -> int:
     return TimelineEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def changes_since(user: Any, cursor: int, limit: int = 200) -> list[TimelineEntry]:
-    """Timeline rows after ``cursor`` on events the caller may see (oldest first). The new rows
-    are read first (a range on the primary key), then their events are put through the scope:
-    the cost follows what changed, not how much the caller may see."""
+@dataclass(frozen=True)
+class Changes:
+    """What changed after a cursor, for one caller: how many timeline rows fell in their scope
+    (at least 1 when a burst was too large to read row by row) and the urgent new reports."""
+
+    changed: int
+    urgent: list[Event]
+
+
+def changes_since(user: Any, cursor: int, limit: int = 200) -> Changes:
+    """The new timeline rows are read first (a range on the primary key) and only their events
+    are put through the scope, so the cost follows what changed, not what the caller may see.
+    A burst beyond ``limit`` rows is answered by scoped queries over the whole window instead,
+    so nothing in scope is missed however busy the rest of the city is."""
     rows = list(
-        TimelineEntry.objects.filter(id__gt=cursor).select_related("event").order_by("id")[:limit]
+        TimelineEntry.objects.filter(id__gt=cursor)
+        .select_related("event")
+        .order_by("id")[: limit + 1]
     )
+    if len(rows) > limit:
+        window = restrict(Event.objects.filter(timeline__id__gt=cursor), user, "list")
+        reports = window.filter(timeline__action="report", urgency="urgent").distinct()
+        return Changes(int(window.exists()), list(reports.order_by("reported_at")[:10]))
     ids = {t.event_id for t in rows}
     visible = set(
         restrict(Event.objects.filter(pk__in=ids), user, "list").values_list("pk", flat=True)
     )
-    return [t for t in rows if t.event_id in visible]
+    mine = [t for t in rows if t.event_id in visible]
+    urgent = [t.event for t in mine if t.action == "report" and t.event.urgency == "urgent"]
+    return Changes(len(mine), urgent[:10])

@@ -14,7 +14,9 @@
       var layer = null;
       if (d.grid && d.grid.boundary) {
         layer = window.L.geoJSON(d.grid.boundary, { style: { color: "#1d4ed8", weight: 2, fillOpacity: 0.08 } });
-        layer.bindTooltip(d.grid.code + " " + d.grid.name);
+        var label = document.createElement("span");
+        label.textContent = d.grid.code + " " + d.grid.name;  // text, never HTML
+        layer.bindTooltip(label);
         bounds = layer.getBounds().extend(point);
       }
       // The view first: Leaflet draws vector layers only on a map that has one.
