@@ -598,3 +598,22 @@ def test_the_inbox_holds_what_was_sent_to_me_and_the_checks_of_my_grid() -> None
     assert to_grid.code in inbox and to_department.code not in inbox
     check = in_state("awaiting_check")
     assert check.code in listed_codes(client(personas.grid_leader()), "/console/inbox/?tab=check")
+
+
+def test_the_event_page_shows_photos_and_plays_voice_for_those_who_may_see_it() -> None:
+    from gridgov.events.attachments import do_upload
+
+    from ..events.test_attachments import jpeg_bytes, mp3_bytes
+
+    photo, _ = do_upload(jpeg_bytes(), "现场.jpg", str(uuid.uuid4()))
+    voice, _ = do_upload(mp3_bytes(40), "语音.mp3", str(uuid.uuid4()))
+    event = new_event(attachments=[photo["id"], voice["id"]])
+    c = client(personas.township_operator())
+    page = c.get(f"/console/events/{event.code}/").content.decode()
+    assert f'<img src="/console/attachments/{photo["id"]}/"' in page
+    assert f'<audio controls preload="none" src="/console/attachments/{voice["id"]}/"' in page
+    r = c.get(f"/console/attachments/{voice['id']}/")
+    assert r.status_code == 200 and r["Content-Type"] == voice["content_type"]
+    assert b"".join(r.streaming_content).startswith((b"\xff", b"ID3"))
+    stranger = client(personas.township_operator("130131102"))
+    assert stranger.get(f"/console/attachments/{voice['id']}/").status_code == 404

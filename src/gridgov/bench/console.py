@@ -153,7 +153,9 @@ def fill_scope(n: int) -> None:
             cur.executemany(sql, rows)
         done += len(rows)
     with connection.cursor() as cur:
-        cur.execute("ANALYZE")
+        # What autovacuum does to a table in service: statistics, and the visibility map that
+        # lets PostgreSQL answer from an index alone.
+        cur.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
 
 def _timed(fn: Callable[[], Any], samples: int) -> tuple[float, float]:

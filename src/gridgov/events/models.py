@@ -295,7 +295,14 @@ class Event(models.Model):
             models.Index(fields=["assignee_unit", "state"]),
             models.Index(fields=["assignee_grid", "state"]),
             # Work lists: a tab's states within a scope (a grid-code range, or assigned grids).
-            models.Index(fields=["state", "grid_code"]),
+            # On PostgreSQL the first also carries the sort keys, so counts and the narrow
+            # sorted reads of events.queries.WorkList are index-only scans; SQLite ignores
+            # INCLUDE and answers the scope's OR from both indexes.
+            models.Index(
+                fields=["state", "grid_code", "assignee_grid"],
+                include=["urgency", "due_at", "reported_at", "id"],
+                name="event_work_list_idx",
+            ),
             models.Index(fields=["state", "assignee_grid"]),
             models.Index(fields=["state", "urgency", "due_at", "reported_at"]),
             models.Index(
