@@ -199,8 +199,13 @@ def test_the_closed_loop_across_posts(page: Any, site: Site, cast: Cast, tmp_pat
     sign_in(page, cast.worker)
     page.goto("/console/inbox/?tab=check")
     assert code in page.locator("#work-list").inner_text()
+    page.set_viewport_size({"width": 360, "height": 640})  # a grid worker's phone
     open_event(page, code)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 360, width  # one column: nothing wider than the screen
+    shot(page, "loop-5-phone")
     take(page, code, "verify_pass")
+    page.set_viewport_size({"width": 1280, "height": 720})
     assert state_shown(page) == "已结案"
     shot(page, "loop-5-verified")
     # the operator calls the reporter back and records it
@@ -214,14 +219,19 @@ def test_the_closed_loop_across_posts(page: Any, site: Site, cast: Cast, tmp_pat
     assert state_of(code) == "closed"
 
 
-def test_a_return_the_leader_refuses(page: Any, site: Site, cast: Cast) -> None:
-    code = report(cast, "绿化带内堆放杂物")
+def sent_to_the_department(page: Any, cast: Cast, code: str) -> None:
+    """The operator accepts and dispatches to the department; its handler opens the event."""
     sign_in(page, cast.operator)
     open_event(page, code)
     take(page, code, "accept")
     take(page, code, "dispatch", target_unit=DEPARTMENT)
     sign_in(page, cast.handler)
     open_event(page, code)
+
+
+def test_a_return_the_leader_refuses(page: Any, site: Site, cast: Cast) -> None:
+    code = report(cast, "绿化带内堆放杂物")
+    sent_to_the_department(page, cast, code)
     take(page, code, "return", reason="不属于本部门职责")
     assert state_shown(page) == "退回待审"
     shot(page, "return-1-returned")
@@ -237,12 +247,7 @@ def test_a_return_the_leader_refuses(page: Any, site: Site, cast: Cast) -> None:
 
 def test_an_extension_the_leader_approves(page: Any, site: Site, cast: Cast) -> None:
     code = report(cast, "人行道破损")
-    sign_in(page, cast.operator)
-    open_event(page, code)
-    take(page, code, "accept")
-    take(page, code, "dispatch", target_unit=DEPARTMENT)
-    sign_in(page, cast.handler)
-    open_event(page, code)
+    sent_to_the_department(page, cast, code)
     take(page, code, "sign")
     due_before = in_thread(lambda: Event.objects.get(code=code).due_at)
     take(page, code, "request_extension", reason="需采购材料", amount="2", unit="wd")
