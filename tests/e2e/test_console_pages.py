@@ -127,10 +127,11 @@ def sign_in(pg: Any, user: User) -> None:
 
 
 def unspent_code(device: TotpDevice) -> str:
-    """A code the server will take: a code is spent once, so a second sign-in within the same
-    30 seconds needs the next step's code (accepted within the allowed drift)."""
-    step = max(totp.step_at() - totp.DRIFT_STEPS, device.last_step + 1)
-    while step > totp.step_at() + totp.DRIFT_STEPS:
+    """A code the server will take: the current step's, or, when that one is spent (a second
+    sign-in within 30 seconds), the next step's (accepted within the allowed drift). Never an
+    earlier step's: the step may end before the server checks it."""
+    step = max(totp.step_at(), device.last_step + 1)
+    while step > totp.step_at() + totp.DRIFT_STEPS:  # both spent: wait for the next step
         time.sleep(1)
     return totp.code_at(device.secret, step * totp.STEP + 1)
 
