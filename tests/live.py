@@ -32,3 +32,35 @@ def live_server(workers: int = 1, threads: int = 4, **extra: str) -> Iterator[tu
     """(gunicorn process, port) serving the test database."""
     with gunicorn(env=test_db_env(**extra), workers=workers, threads=threads) as running:
         yield running
+
+
+def worker_rss(proc: Any) -> int:
+    """The resident memory of the server's one worker process."""
+    import psutil
+
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 1
+    return int(workers[0].memory_info().rss)
+
+
+@contextmanager
+def peak_rss(proc: Any, every: float = 0.05) -> Iterator[list[int]]:
+    """Sample the worker's memory while the block runs: the list holds the value before the
+    block first, then every sample (max() of it is the peak)."""
+    import threading
+
+    samples = [worker_rss(proc)]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every):
+            samples.append(worker_rss(proc))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield samples
+    finally:
+        done.set()
+        watcher.join()
+        samples.append(worker_rss(proc))

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "gridgov.orgs",
     "gridgov.accounts",
     "gridgov.events",
+    "gridgov.analytics",
     "gridgov.console",
     "gridgov.ops",
     "gridgov.demo",
@@ -299,6 +300,9 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("vendor/htmx", ASSETS_DIR / "htmx.org" / "dist"),
     ("vendor/leaflet", ASSETS_DIR / "leaflet" / "dist"),
+    ("vendor/markercluster", ASSETS_DIR / "leaflet.markercluster" / "dist"),
+    ("vendor/leaflet-heat", ASSETS_DIR / "leaflet.heat" / "dist"),
+    ("vendor/echarts", ASSETS_DIR / "echarts" / "dist"),
 ]
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
@@ -334,6 +338,15 @@ if DEPLOYMENT == "production":
 # How often a process re-checks whether grids were redrawn by another process (seconds).
 LOCATOR_STAMP_TTL = float(env("LOCATOR_STAMP_TTL", "5"))
 TICKER_INTERVAL = float(env("TICKER_INTERVAL", "5"))
+# Excel exports a person may start per hour (each may stream up to a million rows).
+EXPORTS_PER_HOUR = int(env("EXPORTS_PER_HOUR", "30"))
+# The map's tile source. None by default: an intranet reaches no map service, and the map
+# draws grids and events on a blank background. A licensed source (e.g. Tianditu with its key)
+# must show its approval number (审图号) in the attribution.
+MAP_TILES_URL = env("MAP_TILES_URL", "")
+MAP_TILES_ATTRIBUTION = env("MAP_TILES_ATTRIBUTION", "")
+# How often the ticker re-checks the last two days' statistics (analytics.rollups).
+STATS_REFRESH_SECONDS = float(env("STATS_REFRESH_SECONDS", "300"))
 # How long a process may reuse centres, categories and time limits it has read (seconds).
 REFERENCE_CACHE_SECONDS = float(env("REFERENCE_CACHE_SECONDS", "30"))
 # Prefix of human case numbers (SJZ20260903000123); differs by city.

@@ -63,7 +63,7 @@ ALLOWED: dict[str, tuple[Callable[[], Any], Any]] = {
     "reopen": (op, Input(reason="群众不满意", satisfaction=1)),
     "archive": (op, Input()),
     "escalate": (op, Input(reason="需区级协调")),
-    "supervise": (op, Input(reason="督办", level="red")),
+    "supervise": (op, Input(reason="督办", level="formal")),
 }
 # action -> someone who can see the event but may not take the action
 WRONG: dict[str, Callable[[], Any]] = {

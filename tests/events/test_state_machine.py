@@ -77,7 +77,7 @@ inputs = st.fixed_dictionaries(
         "amount": st.sampled_from([1, 2]),
         "unit": st.sampled_from(["h", "wh", "wd"]),
         "satisfaction": st.integers(1, 5),
-        "level": st.sampled_from(["yellow", "red"]),
+        "level": st.sampled_from(["remind", "formal", "listed"]),
     },
 )
 
@@ -182,6 +182,11 @@ class ClosedLoop(RuleBasedStateMachine):
         assert e.rework_count == actions.count("verify_fail") + actions.count("reopen")
         assert e.return_count == actions.count("return")
         assert e.extension_count == actions.count("approve_extension")
+        # every urge is kept against the assignee it found, and the event shows the highest
+        urges = list(e.urges.order_by("urged_at", "pk"))
+        assert e.urge_count == actions.count("supervise") == len(urges)
+        ranks = {"": 0, "remind": 1, "formal": 2, "listed": 3}
+        assert ranks[e.urge_level] == max((ranks[u.level] for u in urges), default=0)
         # closed only after verification by someone other than the handler
         if e.state in (State.CLOSED, State.ARCHIVED):
             passes = [t for t in entries if t.action == "verify_pass"]
@@ -227,7 +232,7 @@ NORMAL: dict[str, tuple[str, dict[str, Any]]] = {
     "reopen": ("hongqi_operator", {"reason": "不满意"}),
     "archive": ("hongqi_operator", {}),
     "escalate": ("hongqi_operator", {"reason": "升级"}),
-    "supervise": ("qiaoxi_operator", {"reason": "督办", "level": "yellow"}),
+    "supervise": ("qiaoxi_operator", {"reason": "督办", "level": "formal"}),
 }
 # the step that moves an event forward from each state
 HAPPY = {

@@ -9,13 +9,12 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psutil
 import pytest
 
 from gridgov.accounts.models import ApiToken
 
 from ..factories import user_with_post
-from ..live import live_server
+from ..live import live_server, peak_rss, worker_rss
 from .test_attachments import jpeg_bytes
 
 MB = 2**20
@@ -29,12 +28,6 @@ def server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[tuple[Any, 
         _, token = ApiToken.issue(user, "memory test")
         with live_server(workers=1, threads=4) as (proc, port):
             yield proc, port, token
-
-
-def worker_rss(proc: Any) -> int:
-    workers = psutil.Process(proc.pid).children()
-    assert len(workers) == 1
-    return int(workers[0].memory_info().rss)
 
 
 def multipart_head(boundary: str) -> bytes:
@@ -127,28 +120,18 @@ def test_a_burst_of_40_megapixel_photos_does_not_exhaust_the_worker(
     proc, port, token = server
     photo = big_png()
     assert small_upload(port, token, photo) == 201  # warm
-    before = worker_rss(proc)
-    peak = [before]
     statuses: list[int] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.05):
-            peak.append(worker_rss(proc))
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    senders = [
-        threading.Thread(target=lambda: statuses.append(small_upload(port, token, photo)))
-        for _ in range(4)
-    ]
-    for t in senders:
-        t.start()
-    for t in senders:
-        t.join()
-    done.set()
-    watcher.join()
-    grown, kept = (max(peak) - before) / MB, (worker_rss(proc) - before) / MB
+    with peak_rss(proc) as samples:
+        senders = [
+            threading.Thread(target=lambda: statuses.append(small_upload(port, token, photo)))
+            for _ in range(4)
+        ]
+        for t in senders:
+            t.start()
+        for t in senders:
+            t.join()
+    before = samples[0]
+    grown, kept = (max(samples) - before) / MB, (worker_rss(proc) - before) / MB
     print(f"worker RSS {before / MB:.0f} MB: peak +{grown:.0f} MB, then +{kept:.0f} MB kept")
     assert statuses == [201] * 4
     assert grown < 400  # one decode at a time; four at once took 1.2 GB

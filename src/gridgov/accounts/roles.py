@@ -54,7 +54,8 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         Role.SYS_ADMIN: _ALL,
     },
     "post": {
-        Role.CENTRE_LEADER: _READ,
+        # A centre leader puts grid workers on the grids of their area (accounts.services).
+        Role.CENTRE_LEADER: _READ | {"assign"},
         Role.SYS_ADMIN: _ALL,
         Role.SECURITY_ADMIN: _READ,
     },

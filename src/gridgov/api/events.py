@@ -83,6 +83,8 @@ class EventOut(Schema):
     grid_code: str
     handling_level: str
     supervision: str
+    urge_level: str = Field("", description="highest step of the supervision ladder reached")
+    urge_count: int = 0
     due_at: datetime | None
     reported_at: datetime
     assignee: str
@@ -171,7 +173,9 @@ class ActionIn(Schema):
     amount: Decimal | None = Field(None, gt=0, le=1000)
     unit: Literal["min", "h", "wh", "wd"] | None = None
     satisfaction: int | None = Field(None, ge=1, le=5)
-    level: Literal["yellow", "red"] | None = None
+    level: Literal["remind", "formal", "listed"] | None = Field(
+        None, description="supervise: 催办 remind, 督办 formal, 挂牌督办 listed (leaders)"
+    )
     attachments: list[UUID] = Field(default_factory=list, max_length=9)
 
 

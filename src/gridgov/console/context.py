@@ -21,4 +21,5 @@ def work(request: HttpRequest) -> dict[str, Any]:
         "active_post": request.session.get(ACTIVE_POST),
         "has_queue": surfaces.has_queue(user),
         "has_inbox": surfaces.has_inbox(user),
+        "has_board": surfaces.has_board(user),
     }

@@ -35,7 +35,7 @@ class FilterForm(forms.Form):
         label=_("category"),
         required=False,
         max_length=4,
-        validators=[RegexValidator(r"^\d{2}(\d{2})?$", _("2 or 4 digits"))],
+        validators=[RegexValidator(r"^[0-9]{2}([0-9]{2})?$", _("2 or 4 digits"))],
     )
     channel = forms.ChoiceField(
         label=_("channel"), required=False, choices=[("", "—"), *Event.Channel.choices]
@@ -44,7 +44,11 @@ class FilterForm(forms.Form):
         label=_("region or grid"),
         required=False,
         max_length=15,
-        validators=[RegexValidator(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12}|\d{15})$", _("a code"))],
+        validators=[
+            RegexValidator(
+                r"^([0-9]{2}|[0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12}|[0-9]{15})$", _("a code")
+            )
+        ],
     )
     urgency = forms.ChoiceField(
         label=_("urgency"), required=False, choices=[("", "—"), *Event.Urgency.choices]
@@ -180,3 +184,65 @@ class UnmaskForm(forms.Form):
 
 class PostForm(forms.Form):
     post = forms.IntegerField(required=False, min_value=1)
+
+
+class MapForm(FilterForm):
+    """The map's filters: a work list's, and which events (open by default)."""
+
+    show = forms.ChoiceField(
+        label=_("events"),
+        required=False,
+        choices=[("open", _("open")), ("closed", _("closed")), ("all", _("all"))],
+    )
+
+
+class BBoxForm(forms.Form):
+    """Which grids a map wants: those meeting a view's bounds (west, south, east, north in
+    WGS-84 degrees), or up to a page of grid codes."""
+
+    bbox = forms.CharField(max_length=100, required=False)
+    codes = forms.CharField(max_length=16 * 100, required=False)
+
+    def clean_codes(self) -> list[str]:
+        raw = self.cleaned_data["codes"]
+        codes = [c for c in raw.split(",") if c] if raw else []
+        if len(codes) > 100 or any(
+            not (len(c) == 15 and c.isascii() and c.isdigit()) for c in codes
+        ):
+            raise ValidationError(_("Up to 100 grid codes of 15 digits, separated by commas."))
+        return codes
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("bbox") and not data.get("codes") and not self.errors:
+            raise ValidationError(_("Give the map's bounds or grid codes."))
+        return data
+
+    def clean_bbox(self) -> tuple[float, float, float, float] | None:
+        if not self.cleaned_data["bbox"]:
+            return None
+        try:
+            w, s, e, n = (float(v) for v in self.cleaned_data["bbox"].split(","))
+        except ValueError:
+            raise ValidationError(_("Four numbers: west, south, east, north.")) from None
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise ValidationError(_("West below east, south below north, in degrees."))
+        return w, s, e, n
+
+
+class GridSearchForm(forms.Form):
+    q = forms.CharField(label=_("grid code or name"), required=False, max_length=50)
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def clean_q(self) -> str:
+        q: str = self.cleaned_data["q"].strip()
+        clean_text(q)
+        return q
+
+
+class AssignForm(forms.Form):
+    username = forms.CharField(label=_("account"), max_length=150, validators=[clean_text])
+    role = forms.ChoiceField(
+        label=_("as"),
+        choices=[("grid_worker", _("grid worker")), ("grid_leader", _("grid leader"))],
+    )

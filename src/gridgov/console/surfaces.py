@@ -24,6 +24,11 @@ def has_inbox(user: Any) -> bool:
     return bool(roles(user) & INBOX_ROLES)
 
 
+def has_board(user: Any) -> bool:
+    """The supervision board is the centres' and the leaders' (those who urge)."""
+    return bool(roles(user) & QUEUE_ROLES)
+
+
 def landing(user: Any) -> str:
     """The URL name of the person's own work, or "" when none of their posts has one here."""
     if has_queue(user):

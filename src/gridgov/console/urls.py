@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import command, views
 
 app_name = "console"
 
@@ -16,4 +16,14 @@ urlpatterns = [
     path("events/<str:code>/sheet/", views.sheet, name="sheet"),
     path("events/<str:code>/map.json", views.event_map, name="event_map"),
     path("attachments/<uuid:pk>/", views.attachment_file, name="attachment"),
+    path("board/", command.board, name="board"),
+    path("map/", command.map_page, name="map"),
+    path("map/events.json", command.map_events, name="map_events"),
+    path("map/grids.json", command.map_grids, name="map_grids"),
+    path("wall/", command.wall, name="wall"),
+    path("wall/data.json", command.wall_data, name="wall_data"),
+    path("grids/", command.grids, name="grids"),
+    path("grids/<str:code>/", command.grid_page, name="grid"),
+    path("grids/<str:code>/assign/", command.grid_assign, name="grid_assign"),
+    path("grids/<str:code>/end/<int:post_id>/", command.grid_unassign, name="grid_unassign"),
 ]

@@ -17,6 +17,7 @@ from django.http import (
     HttpResponseBadRequest,
     JsonResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,6 +34,7 @@ from gridgov.events.models import Attachment
 from gridgov.regions.models import Grid
 
 from . import surfaces
+from .export import export_response, wants_export
 from .forms import ActionForm, FilterForm, PostForm, UnmaskForm
 
 MESSAGES = {
@@ -88,9 +90,7 @@ def _list_context(
     form = FilterForm(request.GET)
     if not form.is_valid():
         return {"form": form, "tabs": [], "rows": [], "page": None, "url_name": url_name}, 400
-    tab = form.cleaned_data.get("tab") or default_tab
-    if tab not in tabs:
-        tab = default_tab
+    tab = _tab(form, tabs, default_tab)
     filters = form.filters()
     counts = queries.tab_counts(request.user, tabs, filters)
     qs = queries.work_list(request.user, tabs, tab, filters)
@@ -115,6 +115,11 @@ def _list_context(
     return context, 200
 
 
+def _tab(form: FilterForm, tabs: dict[str, Any], default_tab: str) -> str:
+    tab = form.cleaned_data.get("tab") or default_tab
+    return tab if tab in tabs else default_tab
+
+
 def _count(tab: str, n: int) -> str:
     cap = queries.cap_of(tab)
     return f"{cap}+" if n > cap else str(n)
@@ -122,7 +127,14 @@ def _count(tab: str, n: int) -> str:
 
 def _list_page(
     request: HttpRequest, tabs: dict[str, Any], default_tab: str, url_name: str, title: str
-) -> HttpResponse:
+) -> HttpResponseBase:
+    if wants_export(request):
+        form = FilterForm(request.GET)
+        if form.is_valid():
+            tab = _tab(form, tabs, default_tab)
+            work = queries.work_list(request.user, tabs, tab, form.filters())
+            name = f"{url_name.split(':')[-1]}-{tab}"
+            return export_response(request, work, name, title, form.cleaned_data)
     context, status = _list_context(request, tabs, default_tab, url_name)
     context["title"] = title
     template = "console/_list.html" if request.headers.get("HX-Request") else "console/list.html"
@@ -131,7 +143,7 @@ def _list_page(
 
 @login_required
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: HttpRequest) -> HttpResponseBase:
     if not surfaces.has_queue(request.user):
         return redirect("console:home")
     return _list_page(request, queries.QUEUE_TABS, "intake", "console:queue", _("Triage queue"))
@@ -139,7 +151,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: HttpRequest) -> HttpResponseBase:
     if not surfaces.has_inbox(request.user):
         return redirect("console:home")
     return _list_page(request, queries.INBOX_TABS, "sign", "console:inbox", _("My work"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -10,10 +11,21 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from .audit import current_source_ip
 from .throttle import client_ip
 
+
+def tile_source() -> str:
+    """The configured map tile server's origin, which pages may load images from (none by
+    default: the platform itself is the only source)."""
+    url = getattr(settings, "MAP_TILES_URL", "")
+    if not url:
+        return ""
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+
+
 CSP = "; ".join(
     [
         "default-src 'self'",
-        "img-src 'self' data: blob:",
+        "img-src 'self' data: blob:" + tile_source(),
         "style-src 'self' 'unsafe-inline'",
         "script-src 'self'",
         "object-src 'none'",

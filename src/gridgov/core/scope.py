@@ -89,6 +89,26 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
     return queryset.filter(q)
 
 
+def parts(queryset: models.QuerySet[M], user: Any, action: str) -> list[models.QuerySet[M]]:
+    """``restrict`` as disjoint querysets whose union is the same rows: rows reached by their
+    own code, then rows reached only by a further code field (an event dispatched into the
+    reach from outside it). Each part is a plain range, so a database can answer an aggregate
+    from one covering index instead of merging two (SQLite's multi-index OR reads every row);
+    sum the parts. A reach narrowed by a condition is not split."""
+    entry = _REGISTRY.get(queryset.model._meta.label_lower)
+    reaches = reach(user, entry.resource, action) if entry else []
+    if entry is None or entry.field is None or not entry.also or not reaches:
+        return [restrict(queryset, user, action)]
+    if any(r.condition is not None for r in reaches):
+        return [restrict(queryset, user, action)]
+    own, other = Q(), Q()
+    for prefix in collapse(r.prefix[: entry.max_len] for r in reaches):
+        own |= code_range(entry.field, prefix)
+        for f in entry.also:
+            other |= code_range(f, prefix)
+    return [queryset.filter(own), queryset.filter(other).exclude(own)]
+
+
 def can(user: Any, resource: str, action: str) -> bool:
     return bool(reach(user, resource, action))
 

@@ -12,10 +12,12 @@ class EventsConfig(AppConfig):
         from gridgov.accounts import scope
 
         from . import alarms, signals  # noqa: F401  (ticker jobs, grid redraw hook)
-        from .models import Event
+        from .models import Event, Urge
 
         # An event is seen where it lies and, once dispatched to a grid, by that grid too.
         scope.register(Event, "event", "grid_code", 15, also=("assignee_grid",))
+        # Urges are read like their events (the board counts them per department).
+        scope.register(Urge, "event", "grid_code", 15, also=("assignee_grid",))
         from gridgov.core import rotation
         from gridgov.core.personal import normalize_phone
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.accounts.roles import Role
+from gridgov.accounts.scope import active_posts
 from gridgov.core import codes
 from gridgov.core.workcal import UNITS
 from gridgov.orgs.models import OrgUnit
@@ -107,5 +109,20 @@ def satisfaction(event: Any, user: Any) -> Choices:
     return [(str(n), str(label)) for n, label in enumerate(labels, start=1)]
 
 
+# Who may list a supervision (挂牌督办): a leader whose post covers the event.
+LISTING_ROLES = frozenset({Role.CENTRE_LEADER, Role.LEADER})
+
+
+def lists(post: Any, event: Any) -> bool:
+    return post.role in LISTING_ROLES and codes.covers(post.scope_code, event.grid_code)
+
+
 def supervision_levels(event: Any, user: Any) -> Choices:
-    return [(str(v), str(label)) for v, label in Event.Supervision.choices if v]
+    """The ladder's steps; a listed supervision (挂牌督办) only for a leader covering the event
+    (relations.supervisor then acts in that leader post, so what is offered is accepted)."""
+    leader = any(lists(p, event) for p in active_posts(user))
+    return [
+        (str(v), str(label))
+        for v, label in Event.UrgeLevel.choices
+        if v and (leader or v != Event.UrgeLevel.LISTED)
+    ]

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, models, transaction
 
+from gridgov.accounts.roles import Role
 from gridgov.core import codes
 from gridgov.core.errors import Conflict, Invalid
 from gridgov.core.flow import Ctx
@@ -18,7 +19,7 @@ from gridgov.orgs.models import OrgUnit
 from gridgov.regions.models import Grid
 
 from . import choices, routing, sla
-from .models import Approval, Attachment, Category, Event
+from .models import Approval, Attachment, Category, Event, Urge
 from .states import CLOCKED, State
 
 # ----------------------------------------------------------------------------- notifications
@@ -311,16 +312,48 @@ def _raise_level(event: Event) -> str:
 
 def on_escalate(ctx: Ctx[Event]) -> None:
     ctx.data["level"] = _raise_level(ctx.obj)
+    ctx.obj.escalation_count += 1
     ctx.after.append(lambda: _notify_centre(ctx, "event.escalated"))
 
 
+URGE_RANK = {"": 0, "remind": 1, "formal": 2, "listed": 3}
+# Who may climb how far: a reminder and formal supervision by any centre seat or leader; a
+# listed supervision (挂牌督办) only by a leader.
+URGE_ROLES = {
+    "remind": frozenset({Role.OPERATOR, Role.CENTRE_LEADER, Role.LEADER}),
+    "formal": frozenset({Role.OPERATOR, Role.CENTRE_LEADER, Role.LEADER}),
+    "listed": choices.LISTING_ROLES,
+}
+
+
 def on_supervise(ctx: Ctx[Event]) -> None:
-    level = ctx.inputs.get("level") or "yellow"
-    if level not in ("yellow", "red"):
-        raise Invalid({"level": "yellow or red"})
-    ctx.obj.supervision = level
+    """One step of the supervision ladder (催办 → 督办 → 挂牌督办): kept against whoever has the
+    event now, told to them, and the event shows the highest level it has reached."""
+    e, level = ctx.obj, str(ctx.inputs.get("level") or "remind")
+    if level not in URGE_ROLES:
+        raise Invalid({"level": "remind, formal or listed"})
+    if ctx.post is not None and ctx.post.role not in URGE_ROLES[level]:
+        raise Invalid({"level": "a listed supervision is for leaders"})
+    if URGE_RANK[level] > URGE_RANK[e.urge_level]:
+        e.urge_level = level
+    e.urge_count += 1
     ctx.data["level"] = level
-    ctx.after.append(lambda: _notify_assignee(ctx, "event.supervised"))
+    urge = Urge(
+        event=e,
+        level=level,
+        note=str(ctx.inputs.get("reason") or ""),
+        assignee_kind=e.assignee_kind,
+        assignee_unit_id=e.assignee_unit_id,
+        assignee_grid=e.assignee_grid,
+        grid_code=e.grid_code,
+        urged_by=ctx.actor,
+        urged_at=ctx.now,
+    )
+    ctx.after.append(urge.save)
+    topic = "event.supervised" if e.assignee_kind else "event.urged"
+    ctx.after.append(
+        lambda: _notify_assignee(ctx, topic) if e.assignee_kind else _notify_centre(ctx, topic)
+    )
 
 
 def on_warn(ctx: Ctx[Event]) -> None:
@@ -342,6 +375,7 @@ def on_overdue(ctx: Ctx[Event]) -> None:
     if e.state != State.CLOSED:
         try:
             ctx.data["level"] = _raise_level(e)
+            e.escalation_count += 1
         except Conflict:
             ctx.data["level"] = e.handling_level
 

@@ -173,6 +173,13 @@ class Event(models.Model):
         YELLOW = "yellow", _("yellow (at risk)")
         RED = "red", _("red (overdue)")
 
+    class UrgeLevel(models.TextChoices):
+        # The supervision ladder (督办), highest so far: each urge is also a row of Urge.
+        NONE = "", _("none")
+        REMIND = "remind", _("reminder (催办)")
+        FORMAL = "formal", _("formal supervision (督办)")
+        LISTED = "listed", _("listed supervision (挂牌督办)")
+
     class AssigneeKind(models.TextChoices):
         NONE = "", _("none")
         GRID = "grid", _("grid")
@@ -266,6 +273,12 @@ class Event(models.Model):
     supervision = models.CharField(
         _("supervision"), max_length=6, blank=True, choices=Supervision.choices
     )
+    urge_level = models.CharField(
+        _("supervision level"), max_length=6, blank=True, choices=UrgeLevel.choices
+    )
+    urge_count = models.PositiveIntegerField(_("urges"), default=0)
+    # Raised to a higher centre (by hand, or by the ticker when a step ran out).
+    escalation_count = models.PositiveIntegerField(_("escalations"), default=0)
     is_public = models.BooleanField(default=False)
     resolved_on_spot = models.BooleanField(_("fixed on the spot"), default=False)
     rework_count = models.PositiveIntegerField(default=0)
@@ -312,6 +325,31 @@ class Event(models.Model):
             ),
             models.Index(fields=["category", "reported_at"]),
             models.Index(fields=["lat", "lon"]),
+            # The board's and the wall's figures of open events: every column they count by, so
+            # an aggregate over a township's open events never reads the table.
+            models.Index(
+                fields=[
+                    "state",
+                    "grid_code",
+                    "assignee_kind",
+                    "assignee_unit",
+                    "supervision",
+                    "due_at",
+                    "escalation_count",
+                    "return_count",
+                    "urge_level",
+                    "lat",
+                    "lon",
+                ],
+                name="event_open_figures_idx",
+            ),
+            # The daily statistics (analytics.rollups) read one day's reports and closures.
+            models.Index(fields=["reported_at"], name="event_reported_idx"),
+            models.Index(
+                fields=["closed_at"],
+                name="event_closed_idx",
+                condition=models.Q(closed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -408,6 +446,36 @@ class Approval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.status}"
+
+
+class Urge(models.Model):
+    """One urge of the supervision ladder (催办 → 督办 → 挂牌督办), kept against whoever had the
+    event at the time: the board counts them per department and grid, and later scores do."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="urges")
+    level = models.CharField(_("level"), max_length=6, choices=Event.UrgeLevel.choices)
+    note = models.TextField(_("note"), max_length=2000)
+    assignee_kind = models.CharField(max_length=4, choices=Event.AssigneeKind.choices, blank=True)
+    assignee_unit = models.ForeignKey(
+        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="urges"
+    )
+    assignee_grid = models.CharField(max_length=15, blank=True)
+    grid_code = models.CharField(max_length=15)  # the event's, for the scope filter
+    urged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    urged_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("urge")
+        verbose_name_plural = _("urges")
+        indexes = [
+            models.Index(fields=["assignee_unit", "urged_at"]),
+            models.Index(fields=["grid_code", "urged_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} {self.event_id}"
 
 
 class CaseCounter(models.Model):

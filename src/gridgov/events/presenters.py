@@ -46,6 +46,8 @@ def row(e: Event) -> dict[str, Any]:
         "grid_code": e.grid_code,
         "handling_level": e.handling_level,
         "supervision": e.supervision,
+        "urge_level": e.urge_level,
+        "urge_count": e.urge_count,
         "due_at": e.due_at,
         "reported_at": e.reported_at,
         "assignee": assignee_label(e),
@@ -178,6 +180,10 @@ def work_row(e: Event, now: datetime | None = None) -> dict[str, Any]:
         "light": light(e, now),
         "time_left": time_left(e, now),
         "overdue": light(e, now) == "red",
+        "urge_level": e.urge_level,
+        "urge_label": e.get_urge_level_display() if e.urge_level else "",
+        "urge_count": e.urge_count,
+        "reporter": reporter_masked(e),
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -134,8 +135,8 @@ def filtered(qs: QuerySet[Event], f: Filters, now: datetime | None = None) -> Qu
         qs = qs.filter(urgency=f.urgency)
     if f.overdue:
         qs = qs.filter(due_at__lt=now or timezone.now())
-    if f.supervised:
-        qs = qs.exclude(supervision="")
+    if f.supervised:  # flagged by the clock (yellow/red) or urged by someone (催办/督办)
+        qs = qs.exclude(Q(supervision="") & Q(urge_level=""))
     if f.since:
         qs = qs.filter(reported_at__gte=_day_start(f.since))
     if f.until:
@@ -192,6 +193,16 @@ class WorkList:
         page = [row[0] for row in found[start:stop]]
         loaded = self.qs.in_bulk(page)
         return [loaded[pk] for pk in page]
+
+    def iterate(self, limit: int, chunk: int = 2000) -> Iterator[Event]:
+        """Every row of the list in the list's order, read in chunks (a server-side cursor on
+        PostgreSQL): for exports, which must not hold a city's history in memory."""
+        order = [
+            F(n[1:]).desc(nulls_last=True) if n.startswith("-") else F(n).asc(nulls_last=True)
+            for n in self.order
+        ]
+        rows = self.qs.filter(state__in=self.states).order_by(*order)[:limit]
+        return rows.iterator(chunk_size=chunk)
 
     def _key(self, values: dict[str, Any]) -> tuple[Any, ...]:
         key: list[Any] = []

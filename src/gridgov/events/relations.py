@@ -13,6 +13,7 @@ from gridgov.core.crypto import secret_digest
 from gridgov.core.errors import Forbidden, NotFound
 from gridgov.core.flow import Acting, Relation, Rule
 
+from . import choices
 from .models import Event
 from .workflow import FIELD, OPS, Who
 
@@ -62,10 +63,11 @@ def verifier(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -> 
 
 
 def supervisor(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -> Acting | None:
-    for p in active_posts(user):
-        if p.role in rule.roles and _covers(p, event.grid_code):
-            return Acting(p)
-    return None
+    """Any covering post of the rule's roles; for a listed supervision, a leader's first."""
+    posts = [p for p in active_posts(user) if p.role in rule.roles and _covers(p, event.grid_code)]
+    if inputs.get("level") == "listed":
+        posts.sort(key=lambda p: not choices.lists(p, event))
+    return Acting(posts[0]) if posts else None
 
 
 def reporter(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -> Acting | None:

@@ -263,7 +263,7 @@ def do_escalate(event: Any, *, actor: Any, reason: str) -> Event:
     return _do("escalate", event, actor, reason=reason)
 
 
-def do_supervise(event: Any, *, actor: Any, reason: str, level: str = "yellow") -> Event:
+def do_supervise(event: Any, *, actor: Any, reason: str, level: str = "remind") -> Event:
     return _do("supervise", event, actor, reason=reason, level=level)
 
 
