@@ -473,3 +473,21 @@ def test_the_ticker_keeps_the_last_two_days_and_the_command_rebuilds(settings: A
         DailyStat.objects.values_list("day", flat=True)
     )
     assert "rows written" in out.getvalue()
+
+
+def test_maps_have_no_basemap_unless_one_is_configured(settings: Any) -> None:
+    c = client(personas.township_operator())
+    r = c.get("/console/map/")
+    assert r.context["tiles"] == {"url": "", "attribution": ""}
+    assert "img-src 'self' data: blob:;" in r["Content-Security-Policy"]
+    settings.MAP_TILES_URL = "https://t{s}.tiles.example.internal/{z}/{x}/{y}.png?tk=KEY"
+    settings.MAP_TILES_ATTRIBUTION = "天地图 审图号：GS(2024)0650号"
+    r = c.get("/console/map/")
+    assert "审图号：GS(2024)0650号" in r.content.decode()  # in the page's tile settings
+    assert (
+        "img-src 'self' data: blob: https://t*.tiles.example.internal;"
+        in r["Content-Security-Policy"]
+    )
+    settings.MAP_TILES_URL = "https://evil.example; script-src *"
+    assert "script-src 'self'" in c.get("/console/map/")["Content-Security-Policy"]
+    assert "evil" not in c.get("/console/map/")["Content-Security-Policy"]
