@@ -14,7 +14,7 @@ from django.db.models.functions import Cast, Substr
 from gridgov.core import scope
 from gridgov.core.codes import LENGTH, Level, code_range, collapse
 from gridgov.events.models import Event, Urge
-from gridgov.events.queries import WORK_ORDER, Filters, WorkList, filtered
+from gridgov.events.queries import Filters, WorkList, filtered
 from gridgov.events.states import OPEN
 
 from .models import DailyStat
@@ -237,6 +237,11 @@ def open_cells(prefixes: list[str], limit: int = 3000) -> list[tuple[float, floa
 # ----------------------------------------------------------------------------- the board
 
 
+# The board lists the latest first: the furthest past its deadline on top (the clock's order,
+# read per state from the index on (state, due_at, reported_at)).
+BOARD_ORDER = ["due_at", "reported_at"]
+
+
 def board_groups(now: datetime) -> dict[str, Q]:
     """The supervision board's groups of open events (an event may be in several)."""
     return {
@@ -288,8 +293,12 @@ def urges_since(user: Any, since: datetime) -> dict[Any, int]:
 
 
 def board_list(user: Any, group: str, f: Filters, now: datetime) -> WorkList:
-    qs = _open(user, f, now).filter(board_groups(now)[group])
-    return WorkList(qs.select_related("category", "assignee_unit"), OPEN_STATES, WORK_ORDER)
+    """One group's open events, read like a work list (state by state, sorted, paged). The
+    states come from WorkList alone: a second condition on state (``state IN (…) AND state =
+    …``) made PostgreSQL expect a handful of rows and sort thousands."""
+    qs = filtered(scope.restrict(Event.objects.all(), user, "list"), f, now)
+    qs = qs.filter(board_groups(now)[group]).select_related("category", "assignee_unit")
+    return WorkList(qs, OPEN_STATES, BOARD_ORDER)
 
 
 # ----------------------------------------------------------------------------- the map

@@ -343,6 +343,9 @@ class Event(models.Model):
                 ],
                 name="event_open_figures_idx",
             ),
+            # The supervision board lists a group's events furthest past their deadline first,
+            # state by state, reading this index in order until a page is full.
+            models.Index(fields=["state", "due_at", "reported_at"], name="event_board_order_idx"),
             # The daily statistics (analytics.rollups) read one day's reports and closures.
             models.Index(fields=["reported_at"], name="event_reported_idx"),
             models.Index(
