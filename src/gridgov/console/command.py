@@ -166,7 +166,8 @@ def map_grids(request: HttpRequest) -> JsonResponse:
 def wall(request: HttpRequest) -> HttpResponse:
     if analytics.stats_prefixes(request.user) is None:
         return render(request, "console/no_wall.html", status=403)
-    return render(request, "console/wall.html", {"title": _("Command wall")})
+    context = {"title": _("Command wall"), "time_zone": settings.TIME_ZONE}
+    return render(request, "console/wall.html", context)
 
 
 @login_required

@@ -21,6 +21,7 @@
   function clock() {
     var lang = document.documentElement.lang || "zh-CN";
     document.getElementById("w-clock").textContent = new Date().toLocaleString(lang, {
+      timeZone: wall.dataset.tz || undefined,  // the platform's, whatever the display's is
       year: "numeric", month: "2-digit", day: "2-digit", weekday: "long",
       hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false
     });
