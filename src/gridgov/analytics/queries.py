@@ -40,21 +40,11 @@ def stats_prefixes(user: Any) -> list[str] | None:
     return collapse(wide)
 
 
-def _scoped(qs: QuerySet[Event], user: Any, action: str) -> list[QuerySet[Event]]:
-    """The scope filter as disjoint parts (core.scope.parts): aggregates run per part and are
-    summed, each part answered from one index."""
-    return scope.parts(qs, user, action)
-
-
 def _located(qs: QuerySet[Event], prefixes: list[str]) -> QuerySet[Event]:
     """The wall's events: those lying inside the caller's township-or-wider reach (by where
     they are, as the daily figures count them). A subset of ``restrict(…, "stats")``: the
     prefixes come from the same reach (``stats_prefixes``)."""
     return qs.filter(_in("grid_code", prefixes))
-
-
-def _rows(parts: list[Any]) -> list[dict[str, Any]]:
-    return [row for part in parts for row in part]
 
 
 def _in(field: str, prefixes: list[str]) -> Q:
@@ -253,11 +243,6 @@ def board_groups(now: datetime) -> dict[str, Q]:
     }
 
 
-def _open(user: Any, f: Filters, now: datetime) -> QuerySet[Event]:
-    qs = scope.restrict(Event.objects.filter(state__in=OPEN_STATES), user, "list")
-    return filtered(qs, f, now)
-
-
 def board_counts(user: Any, f: Filters, now: datetime, region_len: int) -> list[dict[str, Any]]:
     """One pass over the open events in scope (per scope part, each from the covering index
     event_open_figures_idx): each group's count by region and assignee."""
@@ -265,15 +250,14 @@ def board_counts(user: Any, f: Filters, now: datetime, region_len: int) -> list[
     # Counting grid_code, not the id: the covering index holds it (the UUID id is in the table).
     counts = {name: Count("grid_code", filter=q) for name, q in groups.items()}
     base = filtered(Event.objects.filter(state__in=OPEN_STATES), f, now)
-    return _rows(
-        [
-            part.annotate(region=Substr("grid_code", 1, region_len))
-            .values("region", "assignee_kind", "assignee_unit_id")
-            .annotate(total=Count("grid_code"), **counts)
-            .order_by()
-            for part in _scoped(base, user, "list")
-        ]
-    )
+    return [
+        row
+        for part in scope.parts(base, user, "list")
+        for row in part.annotate(region=Substr("grid_code", 1, region_len))
+        .values("region", "assignee_kind", "assignee_unit_id")
+        .annotate(total=Count("grid_code"), **counts)
+        .order_by()
+    ]
 
 
 def urges_since(user: Any, since: datetime) -> dict[Any, int]:

@@ -35,7 +35,7 @@ OPEN_STATES = sorted(s.value for s in OPEN)
 CLOSED_STATES = [State.CLOSED.value, State.ARCHIVED.value]
 
 
-def _page(request: HttpRequest, work: WorkList, form: Any) -> tuple[Any, list[dict[str, Any]]]:
+def _page(work: WorkList, form: Any) -> tuple[Any, list[dict[str, Any]]]:
     size = form.cleaned_data.get("size") or 20
     page = Paginator(cast(Any, work), size, allow_empty_first_page=True).get_page(
         form.cleaned_data.get("page") or 1
@@ -77,7 +77,7 @@ def board(request: HttpRequest) -> HttpResponseBase:
         return export_response(request, work, f"board-{tab}", title, form.cleaned_data)
     reach = prefixes(request.user, "event", "list") or ["0"]
     data = figures.board(request.user, f, now, analytics.child_length(reach))
-    page, rows = _page(request, work, form)
+    page, rows = _page(work, form)
     context = {
         "title": title,
         "form": form,
@@ -244,7 +244,7 @@ def _grid_render(
         return export_response(
             request, work, f"grid-{grid.code}", grid.name, {**form.cleaned_data, "grid": grid.code}
         )
-    page, rows = _page(request, work, form)
+    page, rows = _page(work, form)
     context = {
         "title": grid.name,
         "grid": grid,

@@ -178,11 +178,7 @@ class WorkList:
 
     def __getitem__(self, index: slice) -> list[Event]:
         start, stop = index.start or 0, index.stop or 0
-        # Missing values (a suspended step has no deadline) sort last, in SQL as in Python.
-        order = [
-            F(n[1:]).desc(nulls_last=True) if n.startswith("-") else F(n).asc(nulls_last=True)
-            for n in self.order
-        ]
+        order = self._order_by()
         # Sort narrow rows (the key columns), then load the page's events in full.
         keys = [n.lstrip("-") for n in self.order]
         found: list[tuple[Any, ...]] = []
@@ -197,12 +193,16 @@ class WorkList:
     def iterate(self, limit: int, chunk: int = 2000) -> Iterator[Event]:
         """Every row of the list in the list's order, read in chunks (a server-side cursor on
         PostgreSQL): for exports, which must not hold a city's history in memory."""
-        order = [
+        order = self._order_by()
+        rows = self.qs.filter(state__in=self.states).order_by(*order)[:limit]
+        return rows.iterator(chunk_size=chunk)
+
+    def _order_by(self) -> list[Any]:
+        # Missing values (a suspended step has no deadline) sort last, in SQL as in Python.
+        return [
             F(n[1:]).desc(nulls_last=True) if n.startswith("-") else F(n).asc(nulls_last=True)
             for n in self.order
         ]
-        rows = self.qs.filter(state__in=self.states).order_by(*order)[:limit]
-        return rows.iterator(chunk_size=chunk)
 
     def _key(self, values: dict[str, Any]) -> tuple[Any, ...]:
         key: list[Any] = []
