@@ -45,7 +45,8 @@ class Watch:
 
     def console(self, msg: Any) -> None:
         if msg.type == "error":
-            self.problems.append(f"console error: {msg.text}")
+            where = (msg.location or {}).get("url", "")
+            self.problems.append(f"console error: {msg.text} ({where})")
 
     def page_error(self, err: Any) -> None:
         self.problems.append(f"page error: {err}")

@@ -93,7 +93,9 @@ INSTALLED_APPS = [
     "gridgov.accounts",
     "gridgov.events",
     "gridgov.analytics",
+    "gridgov.patrol",
     "gridgov.console",
+    "gridgov.mobile",
     "gridgov.ops",
     "gridgov.demo",
     "gridgov.bench",
@@ -358,6 +360,9 @@ UPLOAD_IMAGE_MAX_PIXELS = 40_000_000
 # decoded one at a time per process, so a burst of 40 MP photos cannot exhaust a worker.
 UPLOAD_IMAGE_MAX_SIDE = int(env("UPLOAD_IMAGE_MAX_SIDE", "4096"))
 UPLOAD_DECODES_PER_PROCESS = int(env("UPLOAD_DECODES_PER_PROCESS", "1"))
+# The font of the stamp drawn on grid workers' photos; it must cover Chinese (Debian:
+# fonts-noto-cjk). Missing or unreadable, Pillow's own font writes the stamp in English.
+WATERMARK_FONT = env("WATERMARK_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 UPLOAD_AUDIO_MAX_BYTES = 5 * 2**20
 UPLOAD_AUDIO_MAX_SECONDS = 120
 # Request bodies: refused from their Content-Length before anything is read (first matching

@@ -45,6 +45,7 @@ ALLOWED: dict[str, tuple[Callable[[], Any], Any]] = {
     "merge": (op, merge_input),
     "dispatch": (op, Input()),
     "sign": (worker, Input()),
+    "visit": (worker, Input(note="到场查看，摊位仍在")),
     "return": (worker, Input(reason="属于城管职责")),
     "redispatch": (leader, Input(target_unit="D1301-01")),
     "reject_return": (leader, Input(reason="属地网格职责")),

@@ -214,6 +214,7 @@ NORMAL: dict[str, tuple[str, dict[str, Any]]] = {
     "merge": ("hongqi_operator", {}),
     "dispatch": ("hongqi_operator", {}),
     "sign": ("huiwen_gw8", {}),
+    "visit": ("huiwen_gw8", {"note": "到场查看"}),
     "return": ("huiwen_gw8", {"reason": "非职责"}),
     "redispatch": ("hongqi_leader", {"target_grid": GRID8}),
     "reject_return": ("hongqi_leader", {"reason": "属地"}),

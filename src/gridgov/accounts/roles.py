@@ -68,6 +68,16 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         Role.DEPT_HANDLER: _READ,  # narrowed to their unit's events (events.apps)
         Role.LEADER: _READ,
     },
+    # Patrols (巡查): grid staff walk them (narrowed to a grid worker's own, patrol.apps); the
+    # centres and leaders of the area read them. Checkpoints are reference data.
+    "patrol": {
+        Role.GRID_WORKER: _READ | {"start"},
+        Role.GRID_LEADER: _READ | {"start"},
+        Role.OPERATOR: _READ,
+        Role.CENTRE_LEADER: _READ,
+        Role.LEADER: _READ,
+    },
+    "checkpoint": _REFERENCE,
     "audit": {
         Role.AUDIT_ADMIN: frozenset({"view", "list", "search", "export", "stats"}),
     },

@@ -14,7 +14,7 @@ from gridgov.core.errors import Forbidden, Invalid, NotFound
 from gridgov.core.scope import covers
 from gridgov.orgs.models import OrgUnit
 
-from .models import Post, User
+from .models import ApiToken, Post, User
 from .roles import Role
 
 GRID_ROLES = (Role.GRID_WORKER, Role.GRID_LEADER)
@@ -93,3 +93,46 @@ def do_end_grid_post(actor: Any, grid_code: str, post_id: int) -> Post:
             detail={"user": post.user.username, "role": post.role, "grid": grid_code},
         )
     return post
+
+
+# ----------------------------------------------------------------------------- the app's devices
+
+APP_ROLES = GRID_ROLES
+APP_TOKEN_PREFIX = "app: "  # noqa: S105 (a label, not a secret)
+
+
+def may_use_app(user: Any) -> bool:
+    return Post.objects.filter(user=user, role__in=APP_ROLES, active=True).exists()
+
+
+def do_issue_app_token(user: User, device: str, source_ip: str | None = None) -> str:
+    """A bearer token for one phone: the app works for days without signal, longer than a
+    browser session lives, and sends what it queued when the network returns."""
+    if not may_use_app(user):
+        raise Forbidden("the app is for grid workers and grid leaders")
+    with transaction.atomic():
+        token, raw = ApiToken.issue(user, (APP_TOKEN_PREFIX + device)[:100])
+        audit.record(
+            "auth.app_token",
+            actor=user,
+            obj=user,
+            detail={"token": token.prefix, "device": device},
+            source_ip=source_ip,
+        )
+    return raw
+
+
+def do_revoke_app_token(user: Any, raw: str, source_ip: str | None = None) -> None:
+    """Signing out of the app ends its token (only the caller's own)."""
+    token = ApiToken.lookup(raw)
+    if token is None or token.user_id != user.pk:
+        return
+    with transaction.atomic():
+        ApiToken.objects.filter(pk=token.pk).update(revoked=True)
+        audit.record(
+            "auth.app_token_revoke",
+            actor=user,
+            obj=user,
+            detail={"token": token.prefix},
+            source_ip=source_ip,
+        )

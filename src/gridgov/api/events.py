@@ -18,6 +18,7 @@ from gridgov.core.text import Text
 from gridgov.events import presenters, queries, services
 from gridgov.events.attachments import do_upload
 from gridgov.events.intake import Report, do_intake
+from gridgov.events.stamp import StampIn
 from gridgov.events.workflow import RULES
 
 router = Router(auth=API_AUTH, tags=["events"])
@@ -102,6 +103,33 @@ class TimelineOut(Schema):
     data: dict[str, Any]
 
 
+class StampForm(Schema):
+    """Where and when a photo was taken, as the device says; all optional, a photo may be
+    unlocated. Times are ISO 8601 with their offset (e.g. 2026-11-27T12:00:05+08:00)."""
+
+    taken_at: datetime | None = Field(None, description="when the photo was taken (device clock)")
+    device_time: datetime | None = Field(
+        None, description="the device clock at sending: the server measures its skew"
+    )
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False, description="WGS-84")
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False, description="WGS-84")
+    accuracy_m: float | None = Field(
+        None, ge=0, le=100_000, allow_inf_nan=False, description="the fix's accuracy radius (m)"
+    )
+    fix_at: datetime | None = Field(None, description="when the position was fixed (device clock)")
+
+
+class StampOut(Schema):
+    taken_at: datetime | None
+    device_time: datetime | None
+    received_at: datetime = Field(..., description="the server's time of the first upload")
+    lon: float | None
+    lat: float | None
+    accuracy_m: float | None
+    fix_at: datetime | None
+    clock_skew_s: int | None = Field(..., description="server time − device time, in seconds")
+
+
 class AttachmentOut(Schema):
     id: UUID
     kind: str
@@ -110,6 +138,9 @@ class AttachmentOut(Schema):
     width: int | None
     height: int | None
     duration_s: float | None
+    stamp: StampOut | None = Field(
+        ..., description="the stamp sent with the upload (drawn on a photo), else null"
+    )
 
 
 class ChoiceOut(Schema):
@@ -170,7 +201,7 @@ class ActionIn(Schema):
     target_grid: str | None = Field(None, pattern=r"^\d{15}$")
     target_unit: str | None = Field(None, pattern=r"^[A-Za-z0-9-]{1,32}$")
     parent: str | None = Field(None, pattern=r"^[A-Za-z0-9]{1,24}$")
-    amount: Decimal | None = Field(None, gt=0, le=1000)
+    amount: Decimal | None = Field(None, gt=0, le=1000, decimal_places=2)
     unit: Literal["min", "h", "wh", "wd"] | None = None
     satisfaction: int | None = Field(None, ge=1, le=5)
     level: Literal["remind", "formal", "listed"] | None = Field(
@@ -228,11 +259,16 @@ def report(
 def upload(
     request: HttpRequest,
     file: File[UploadedFile],
+    stamp: Form[StampForm],
     client_id: str = Form(..., min_length=8, max_length=80, description=KEY_DOC),
 ) -> Status[Any]:
     """A photo (≤ 10 MB, ≤ 40 MP) or a voice recording (AMR/MP3/AAC, ≤ 5 MB, ≤ 120 s); typed by
-    content, re-encoded, metadata removed. Idempotent per caller on `client_id`."""
-    answer, _ = do_upload(file, file.name or "", client_id, request.user)
+    content, re-encoded, metadata removed. With any stamp field, a photo gets a watermark (time,
+    place and accuracy, server time and device clock skew, id) and the answer the same data.
+    Idempotent per caller on `client_id`; a replay answers the first upload's server time."""
+    answer, _ = do_upload(
+        file, file.name or "", client_id, request.user, stamp_in=StampIn(**stamp.dict())
+    )
     return Status(201, answer)
 
 

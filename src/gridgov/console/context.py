@@ -22,4 +22,5 @@ def work(request: HttpRequest) -> dict[str, Any]:
         "has_queue": surfaces.has_queue(user),
         "has_inbox": surfaces.has_inbox(user),
         "has_board": surfaces.has_board(user),
+        "has_patrols": surfaces.has_patrols(user),
     }

@@ -246,3 +246,16 @@ class AssignForm(forms.Form):
         label=_("as"),
         choices=[("grid_worker", _("grid worker")), ("grid_leader", _("grid leader"))],
     )
+
+
+class PatrolDayForm(forms.Form):
+    """The patrol page's day (today by default) and page."""
+
+    day = forms.DateField(label=_("day"), required=False, widget=forms.DateInput({"type": "date"}))
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def clean_day(self) -> date | None:
+        day: date | None = self.cleaned_data.get("day")
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationError(_("A date between 2000 and 2099."))
+        return day

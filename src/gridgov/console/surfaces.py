@@ -10,6 +10,8 @@ from gridgov.accounts.scope import active_posts
 # Centres triage and dispatch from the queue; whoever receives work answers it in the inbox.
 QUEUE_ROLES = frozenset({Role.OPERATOR, Role.CENTRE_LEADER, Role.LEADER})
 INBOX_ROLES = frozenset({Role.DEPT_HANDLER, Role.GRID_WORKER, Role.GRID_LEADER})
+# Who patrolled where: the centres, the leaders, and a grid leader for their grids.
+PATROL_ROLES = frozenset({Role.OPERATOR, Role.CENTRE_LEADER, Role.LEADER, Role.GRID_LEADER})
 
 
 def roles(user: Any) -> set[str]:
@@ -27,6 +29,10 @@ def has_inbox(user: Any) -> bool:
 def has_board(user: Any) -> bool:
     """The supervision board is the centres' and the leaders' (those who urge)."""
     return bool(roles(user) & QUEUE_ROLES)
+
+
+def has_patrols(user: Any) -> bool:
+    return bool(roles(user) & PATROL_ROLES)
 
 
 def landing(user: Any) -> str:

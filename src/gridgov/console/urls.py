@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command, views
+from . import command, patrols, views
 
 app_name = "console"
 
@@ -26,4 +26,7 @@ urlpatterns = [
     path("grids/<str:code>/", command.grid_page, name="grid"),
     path("grids/<str:code>/assign/", command.grid_assign, name="grid_assign"),
     path("grids/<str:code>/end/<int:post_id>/", command.grid_unassign, name="grid_unassign"),
+    path("patrols/", patrols.patrols, name="patrols"),
+    path("patrols/map.json", patrols.patrols_map, name="patrols_map"),
+    path("patrols/<uuid:pk>/", patrols.patrol_page, name="patrol"),
 ]

@@ -30,7 +30,6 @@ from gridgov.accounts.middleware import choose_post
 from gridgov.core.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from gridgov.events import presenters, queries, services
 from gridgov.events.attachments import do_upload
-from gridgov.events.models import Attachment
 from gridgov.regions.models import Grid
 
 from . import surfaces
@@ -342,13 +341,8 @@ def event_map(request: HttpRequest, code: str) -> JsonResponse:
 @require_GET
 def attachment_file(request: HttpRequest, pk: uuid.UUID) -> FileResponse:
     """A photo or recording, for those who may see its event (or uploaded it)."""
-    att = Attachment.objects.filter(pk=pk).select_related("event").first()
+    att = queries.attachment(request.user, pk)
     if att is None:
-        raise Http404()
-    if att.event_id is None:
-        if att.uploaded_by_id != request.user.pk:
-            raise Http404()
-    elif queries.event(request.user, att.event_id) is None:
         raise Http404()
     response = FileResponse(att.file.open("rb"), content_type=att.content_type)
     response["Content-Disposition"] = "inline"

@@ -25,6 +25,7 @@ from gridgov.regions.models import Region
 from gridgov.regions.services import current_grids, do_import_grids, do_load_regions
 
 from . import generator
+from .checkpoints import seed_checkpoints
 
 # City departments (a realistic sample of Shijiazhuang's municipal units, see categories.md).
 DEPARTMENTS = (
@@ -262,7 +263,20 @@ def load(counties: list[str] | None = None) -> dict[str, int]:
         seed_categories()
         units = load_org_units()
         load_accounts(demo_password())
+        own_grids = [a.scope for a in demo_accounts() if codes.level_of(a.scope) == "grid"]
+        checkpoints = seed_checkpoints(counties, grids=own_grids)
         audit.record(
-            "demo.load", detail={"regions": created_regions, "grids": grids, "units": units}
+            "demo.load",
+            detail={
+                "regions": created_regions,
+                "grids": grids,
+                "units": units,
+                "checkpoints": checkpoints,
+            },
         )
-    return {"regions": created_regions, "grids": grids, "org_units": units}
+    return {
+        "regions": created_regions,
+        "grids": grids,
+        "org_units": units,
+        "checkpoints": checkpoints,
+    }

@@ -1,6 +1,7 @@
 """Uploads: type decided by content, never by name; photos re-encoded into a fresh image (which
-drops EXIF, GPS, comments, XMP and ICC); voice accepted as AMR, MP3, AAC or M4A within the size and
-duration limits, keeping only the audio frames (MP3/AAC) or blanking the metadata boxes (M4A)."""
+drops EXIF, GPS, comments, XMP and ICC), with the stamp drawn on it when the upload carries one;
+voice accepted as AMR, MP3, AAC or M4A within the size and duration limits, keeping only the
+audio frames (MP3/AAC) or blanking the metadata boxes (M4A)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,24 @@ import hashlib
 import io
 import struct
 import threading
+import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gridgov.core import idempotency, throttle
 from gridgov.core.errors import Forbidden, Invalid, TooManyRequests
 
-from . import presenters
+from . import presenters, stamp, watermark
 from .models import Attachment
+from .stamp import StampIn
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF", "BMP"}
 # AMR frame sizes in bytes (without the 1-byte header) by frame type; None = invalid type.
@@ -108,16 +112,17 @@ def sniff(data: bytes) -> str:
     return "image?"
 
 
-def _image(data: bytes) -> Media:
+def _image(data: bytes, mark: Attachment | None) -> Media:
     if len(data) > settings.UPLOAD_IMAGE_MAX_BYTES:
         raise _bad("photos may be at most 10 MB")
     with _decoding:  # one large decode at a time per process
-        w, h, jpeg = _decode_small(data)
+        w, h, jpeg = _decode_small(data, mark)
     return Media("image", "image/jpeg", jpeg, "jpg", w, h)
 
 
-def _decode_small(data: bytes) -> tuple[int, int, bytes]:
-    """Check the photo, decode it no larger than needed, turn it upright and re-encode."""
+def _decode_small(data: bytes, mark: Attachment | None = None) -> tuple[int, int, bytes]:
+    """Check the photo, decode it no larger than needed, turn it upright, stamp ``mark``'s data
+    on it (if given) and re-encode."""
     side = settings.UPLOAD_IMAGE_MAX_SIDE
     try:
         with warnings.catch_warnings():
@@ -132,7 +137,7 @@ def _decode_small(data: bytes) -> tuple[int, int, bytes]:
             # Honour the phone's orientation before the EXIF that carries it is dropped.
             ImageOps.exif_transpose(im, in_place=True)  # in place: a copy would double the cost
             im.thumbnail((side, side))
-            return im.size[0], im.size[1], _reencode(im)
+            return im.size[0], im.size[1], _reencode(im, mark)
     except (
         UnidentifiedImageError,
         OSError,
@@ -144,11 +149,13 @@ def _decode_small(data: bytes) -> tuple[int, int, bytes]:
         raise _bad("not a readable photo or voice recording") from None
 
 
-def _reencode(im: Image.Image) -> bytes:
+def _reencode(im: Image.Image, mark: Attachment | None = None) -> bytes:
     """JPEG of the pixels only: the JPEG encoder copies what it finds in im.info or im.encoderinfo
     (comments, and more in other Pillow versions), so it gets a fresh image that has neither."""
     clean = Image.new("RGB", im.size)
     clean.paste(im if im.mode == "RGB" else im.convert("RGB"))
+    if mark is not None:
+        watermark.draw(clean, mark)
     out = io.BytesIO()
     clean.save(out, "JPEG", quality=85, optimize=True)
     return out.getvalue()
@@ -354,11 +361,12 @@ def _mp4_duration(data: bytes) -> float:
     return duration
 
 
-def inspect(data: bytes) -> Media:
+def inspect(data: bytes, mark: Attachment | None = None) -> Media:
+    """The checked file; a photo gets ``mark``'s stamp drawn on it."""
     if not data:
         raise _bad("the file is empty")
     kind = sniff(data)
-    return _image(data) if kind == "image?" else _audio(data, kind)
+    return _image(data, mark) if kind == "image?" else _audio(data, kind)
 
 
 OPERATION = "attachment.upload"
@@ -377,10 +385,18 @@ def read_capped(upload: Any) -> bytes:
 
 
 def do_upload(
-    upload: Any, name: str, client_id: str, actor: Any = None, *, owner: str | None = None
+    upload: Any,
+    name: str,
+    client_id: str,
+    actor: Any = None,
+    *,
+    owner: str | None = None,
+    stamp_in: StampIn | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Store one checked upload (bytes or an uploaded file); idempotent per caller on the client
-    id. Returns the answer (the same on every replay) and whether this call stored it."""
+    """Store one checked upload (bytes or an uploaded file) with its stamp, if any; idempotent per
+    caller on the client id. Returns the answer (the same on every replay, with the first
+    upload's server time) and whether this call stored it."""
+    stamp_in = stamp_in or StampIn()
     client_id = idempotency.check_key(client_id)
     if actor is not None and not getattr(actor, "is_authenticated", False):
         raise Forbidden("sign in to upload")
@@ -390,14 +406,15 @@ def do_upload(
     if not counted.allowed:
         raise TooManyRequests("too many uploads; try again later", counted.retry_after)
     data = upload if isinstance(upload, bytes) else read_capped(upload)
-    digest = hashlib.sha256(data).hexdigest()
+    digest = _fingerprint(data, stamp_in)
     found = idempotency.lookup(owner, OPERATION, client_id, digest)
     if found is not None:
         return found.body, False
-    media = inspect(data)
+    att = _new(stamp_in)
+    media = inspect(data, att if att.stamped else None)
     try:
         with transaction.atomic():
-            att = _store(media, client_id, digest, name, actor)
+            _store(att, media, client_id, digest, name, actor)
             answer = idempotency.remember(
                 owner, OPERATION, client_id, digest, 201, presenters.attachment(att), att.pk
             )
@@ -409,22 +426,41 @@ def do_upload(
     return answer.body, True
 
 
-def _store(media: Media, client_id: str, digest: str, name: str, actor: Any) -> Attachment:
-    att = Attachment(
-        client_id=client_id,
-        request_hash=digest,
-        kind=media.kind,
-        content_type=media.content_type,
-        size=len(media.data),
-        width=media.width,
-        height=media.height,
-        duration_s=media.duration_s,
-        original_name=_safe_name(name),
-        uploaded_by=actor if getattr(actor, "pk", None) else None,
+def _fingerprint(data: bytes, stamp_in: StampIn) -> str:
+    """The file's digest; with the photo's stamp facts when there are any (so a plain upload keeps
+    the digest it always had)."""
+    digest = hashlib.sha256(data).hexdigest()
+    facts = stamp_in.facts()
+    return idempotency.fingerprint({"file": digest, "stamp": facts}) if facts else digest
+
+
+def _new(stamp_in: StampIn) -> Attachment:
+    """The attachment before its file: id, server time and checked stamp, all of which the
+    watermark shows."""
+    received = timezone.now()
+    checked = stamp.check(stamp_in, received)
+    return Attachment(
+        id=uuid.uuid4(),
+        created_at=received,
+        stamped=checked.given(),
+        clock_skew_s=stamp.skew_s(checked, received),
+        **asdict(checked),
     )
+
+
+def _store(
+    att: Attachment, media: Media, client_id: str, digest: str, name: str, actor: Any
+) -> None:
+    att.client_id = client_id
+    att.request_hash = digest
+    att.kind = media.kind
+    att.content_type = media.content_type
+    att.size = len(media.data)
+    att.width, att.height, att.duration_s = media.width, media.height, media.duration_s
+    att.original_name = _safe_name(name)
+    att.uploaded_by = actor if getattr(actor, "pk", None) else None
     att.file.save(f"{att.id}.{media.ext}", ContentFile(media.data), save=False)
     att.save(force_insert=True)
-    return att
 
 
 def _safe_name(name: str) -> str:

@@ -239,6 +239,11 @@ def on_resume(ctx: Ctx[Event]) -> None:
     sla.resume(ctx.obj, ctx.now)
 
 
+def on_visit(ctx: Ctx[Event]) -> None:
+    if not visible(str(ctx.inputs.get("note") or "")):
+        raise Invalid({"note": "describe what you found"})
+
+
 def on_report_result(ctx: Ctx[Event]) -> None:
     e = ctx.obj
     e.handler = ctx.actor
@@ -432,6 +437,7 @@ HANDLERS: dict[str, Callable[[Ctx[Event]], None]] = {
     "cancel": on_terminal,
     "dispatch": on_dispatch,
     "sign": on_sign,
+    "visit": on_visit,
     "return": on_return,
     "redispatch": on_dispatch,
     "reject_return": on_reject_return,

@@ -308,7 +308,7 @@ def _self_resolved(event: Event, report: Report, actor: Any, now: Any) -> None:
         raise Forbidden("only a grid worker of this grid may report a fix on the spot")
     if event.category is None:
         raise Invalid({"category": "a fix on the spot needs its category"})
-    if len(report.attachments) < 2:
+    if len(set(report.attachments)) < 2:
         raise Invalid({"attachments": "before and after photos are required"})
     event.state = State.AWAITING_CHECK
     event.resolved_on_spot = True

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridgov.core.fields import EncryptedTextField
@@ -399,7 +400,19 @@ class Attachment(models.Model):
     timeline_entry = models.ForeignKey(
         TimelineEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="attachments"
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    # The server's time of upload; set by the upload itself, which also stamps it on the photo.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # What the device said (events.stamp): when the photo was taken and the device clock at
+    # sending, both by the device's clock; a WGS-84 fix with its accuracy radius and time.
+    taken_at = models.DateTimeField(null=True, blank=True)
+    device_time = models.DateTimeField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    fix_at = models.DateTimeField(null=True, blank=True)
+    clock_skew_s = models.IntegerField(null=True, blank=True)  # server time − device time
+    # The upload carried stamp data; a photo's pixels then carry the watermark.
+    stamped = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("attachment")

@@ -64,6 +64,23 @@ def attachment(a: Attachment) -> dict[str, Any]:
         "width": a.width,
         "height": a.height,
         "duration_s": a.duration_s,
+        "stamp": stamp(a),
+    }
+
+
+def stamp(a: Attachment) -> dict[str, Any] | None:
+    """The stamp beside the photo: what the device said and when the server received it."""
+    if not a.stamped:
+        return None
+    return {
+        "taken_at": a.taken_at,
+        "device_time": a.device_time,
+        "received_at": a.created_at,
+        "lon": a.lon,
+        "lat": a.lat,
+        "accuracy_m": a.accuracy_m,
+        "fix_at": a.fix_at,
+        "clock_skew_s": a.clock_skew_s,
     }
 
 
@@ -216,3 +233,35 @@ def _is_result(a: Attachment) -> bool:
 
 def _to_label(t: dict[str, Any]) -> str:
     return state_label(t["to_state"]) if t["to_state"] else ""
+
+
+# ----------------------------------------------------------------------------- the field app
+
+
+def field_task(e: Event, tab: str, viewer: Any, actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A task as the phone keeps it: the event's detail, its labels in the viewer's language,
+    and what the viewer may do to it (so the phone can act with no signal)."""
+    data = detail(e, viewer)
+    data["timeline"] = [
+        {**t, "action_label": action_label(t["action"]), "at": t["at"].isoformat()}
+        for t in data["timeline"]
+    ]
+    return {
+        **data,
+        "tab": tab,
+        "state_label": state_label(e.state),
+        "category_name": e.category.name if e.category_id and e.category else "",
+        "light": light(e, timezone.now()),
+        "actions": actions,
+    }
+
+
+def field_history_row(e: Event, viewer: Any) -> dict[str, Any]:
+    own = e.reported_by_id == getattr(viewer, "pk", None)
+    return {
+        **row(e),
+        "state_label": state_label(e.state),
+        "category_name": e.category.name if e.category_id and e.category else "",
+        "role": "reported" if own else "handled",
+        "resolved_on_spot": e.resolved_on_spot,
+    }

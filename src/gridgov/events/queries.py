@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,10 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts, code_range, restrict
 
-from .models import Event, TimelineEntry
+from .models import Attachment, Event, TimelineEntry
 from .states import State
 
 S = State
+CASE_NUMBER = re.compile(r"[A-Za-z0-9]{1,24}")
 
 # The work lists' tabs: which states each holds (the console's queue and the handlers' inbox).
 QUEUE_TABS: dict[str, tuple[Any, tuple[State, ...]]] = {
@@ -102,7 +104,11 @@ def event_key(event_id: Any) -> dict[str, Any]:
     try:
         return {"pk": uuid.UUID(str(event_id))}
     except ValueError:
-        return {"code": str(event_id)[:24]}
+        pass
+    code = str(event_id)
+    # A case number is letters and digits; anything else (a NUL, which PostgreSQL refuses in
+    # text) matches no event rather than reaching the database.
+    return {"code": code} if CASE_NUMBER.fullmatch(code) else {"pk__in": []}
 
 
 @dataclass(frozen=True)
@@ -316,3 +322,48 @@ def changes_since(user: Any, cursor: int, limit: int = 200) -> Changes:
     mine = [t for t in rows if t.event_id in visible]
     urgent = [t.event for t in mine if t.action == "report" and t.event.urgency == "urgent"]
     return Changes(len(mine), urgent[:10])
+
+
+# ----------------------------------------------------------------------------- the field app
+
+FIELD_TABS = ("sign", "handle", "check")
+FIELD_TASKS_PER_TAB = 100
+FIELD_HISTORY = 50
+
+
+def field_tasks(user: Any) -> list[tuple[str, Event]]:
+    """A grid worker's tasks as the phone keeps them: to sign for, to handle, to verify or
+    check, each soonest due first (at most a hundred of each)."""
+    found: list[tuple[str, Event]] = []
+    for tab in FIELD_TABS:
+        rows = work_list(user, INBOX_TABS, tab, Filters())[:FIELD_TASKS_PER_TAB]
+        found.extend((tab, e) for e in rows)
+    return found
+
+
+def field_history(user: Any) -> list[Event]:
+    """What the person reported or handled, newest first."""
+    qs = restrict(Event.objects.all(), user, "list").filter(Q(reported_by=user) | Q(handler=user))
+    return list(qs.select_related("category").order_by("-reported_at")[:FIELD_HISTORY])
+
+
+def field_numbers(user: Any, since: datetime) -> dict[str, int]:
+    """This month's own figures: reported, fixed on the spot, handled, handled in time."""
+    own = Event.objects.filter(reported_at__gte=since)
+    handled = Event.objects.filter(handler=user, result_at__gte=since)
+    return {
+        "reported": own.filter(reported_by=user).count(),
+        "self_resolved": own.filter(reported_by=user, resolved_on_spot=True).count(),
+        "handled": handled.count(),
+        "handled_on_time": handled.filter(closed_on_time=True).count(),
+    }
+
+
+def attachment(user: Any, pk: Any) -> Attachment | None:
+    """A photo or recording, for those who may see its event (or uploaded it, before use)."""
+    att = Attachment.objects.filter(pk=pk).first()
+    if att is None:
+        return None
+    if att.event_id is None:
+        return att if att.uploaded_by_id == getattr(user, "pk", None) else None
+    return att if event(user, att.event_id) is not None else None

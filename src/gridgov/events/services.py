@@ -193,6 +193,10 @@ def do_sign(event: Any, *, actor: Any) -> Event:
     return _do("sign", event, actor)
 
 
+def do_visit(event: Any, *, actor: Any, note: str, attachments: list[str] = ()) -> Event:  # type: ignore[assignment]
+    return _do("visit", event, actor, note=note, attachments=list(attachments))
+
+
 def do_return(event: Any, *, actor: Any, reason: str) -> Event:
     return _do("return", event, actor, reason=reason)
 

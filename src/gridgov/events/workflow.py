@@ -50,6 +50,7 @@ class Who(StrEnum):
 
 REASON = Input("reason", "text", _("reason"), required=True)
 NOTE_REQUIRED = Input("note", "text", _("what was done"), required=True)
+FOUND = Input("note", "text", _("what you found"), required=True)
 CATEGORY = Input("category", "choice", _("category"), choices=choices.categories)
 URGENCY = Input("urgency", "choice", _("urgency"), choices=choices.urgencies)
 TARGET_GRID = Input("target_grid", "choice", _("grid"), choices=choices.dispatch_grids)
@@ -142,6 +143,8 @@ RULES: dict[str, Rule] = {
             TARGET_UNIT,
         ),
         _r("sign", {S.DISPATCHED}, S.IN_PROGRESS, HANDLERS, Who.ASSIGNEE, _("Sign for")),
+        # 到场: the worker was there (with photos); a timeline row, no change of state.
+        _r("visit", {S.IN_PROGRESS}, None, FIELD, Who.ASSIGNEE, _("Record a visit"), FOUND),
         _r(
             "return",
             {S.DISPATCHED, S.IN_PROGRESS},

@@ -94,6 +94,19 @@ class GridLocator:
                 result[point_i] = layer.rows[grid_i].code
         return result
 
+    def covering_many(self, lons: np.ndarray, lats: np.ndarray) -> list[set[str]]:
+        """Every grid (dedicated and base) each WGS-84 point lies in: a walk through a school's
+        grid is also a walk through the base grid around it."""
+        points = shapely.points(lons, lats)
+        result: list[set[str]] = [set() for _ in range(len(points))]
+        for layer in (self.base, self.dedicated):
+            if not len(layer):
+                continue
+            pairs = layer.tree.query(points, predicate="intersects")
+            for point_i, grid_i in zip(pairs[0], pairs[1], strict=True):
+                result[point_i].add(layer.rows[grid_i].code)
+        return result
+
     @staticmethod
     def _inside(row: GridRow, x: float, y: float) -> Location:
         return Location(row.code, row.grid_id, row.kind, True, 0.0, x, y)

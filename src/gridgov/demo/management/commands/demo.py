@@ -15,7 +15,7 @@ class Command(BaseCommand):
         counts = demo.load(opts["county"])
         self.stdout.write(
             f"demo city: +{counts['regions']} regions, +{counts['grids']} grids, "
-            f"+{counts['org_units']} centres/departments"
+            f"+{counts['org_units']} centres/departments, +{counts['checkpoints']} checkpoints"
         )
         print_accounts(self.stdout)
 

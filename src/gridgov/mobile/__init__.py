@@ -1,0 +1,1 @@
+"""The grid workers' app: a PWA (manifest, service worker, offline outbox)."""
