@@ -259,3 +259,20 @@ def test_extension_amounts_finer_than_hundredths_are_refused() -> None:
             "action": "request_extension", "body": body}  # fmt: skip
     result = post(phone_of(personas.grid_worker()), "outbox", {"items": [item]}).json()
     assert result["results"][0]["status"] == 422
+
+
+def test_a_fault_in_one_item_does_not_hold_back_the_rest(monkeypatch: Any) -> None:
+    from gridgov.api import mobile
+
+    def broken(request: Any, item: Any) -> Any:
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setitem(mobile.DELIVERY, "report", broken)
+    event = in_state("dispatched")
+    items = [
+        {"kind": "report", "key": str(uuid.uuid4()), "body": report_body()},
+        {"kind": "action", "key": str(uuid.uuid4()), "target": str(event.pk), "action": "sign"},
+    ]
+    results = post(phone_of(personas.grid_worker()), "outbox", {"items": items}).json()["results"]
+    assert [r["status"] for r in results] == [500, 200]
+    assert "bug" not in str(results[0]["body"])  # nothing of the fault leaks

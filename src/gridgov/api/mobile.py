@@ -4,6 +4,7 @@ categories), the worker's history and numbers, and the photos of their tasks."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
@@ -33,6 +34,7 @@ from . import events as events_api
 from . import patrol as patrol_api
 
 router = Router(tags=["app"])
+log = logging.getLogger(__name__)
 
 
 class SignInIn(Schema):
@@ -215,6 +217,11 @@ def deliver(request: HttpRequest, item: OutboxItem) -> tuple[int, Any]:
         return exc.status, {"detail": exc.detail()}
     except Http404:
         return 404, {"detail": [{"loc": ["body"], "msg": "Not Found", "type": "NotFound"}]}
+    except Exception:
+        # A fault of ours in one item (its own transaction has rolled back) must not hold
+        # back the items after it; the phone keeps this one and tries it again later.
+        log.exception("outbox item %s (%s) failed", item.key, item.kind)
+        return 500, {"detail": [{"loc": ["body"], "msg": "Internal Server Error", "type": "Error"}]}
     return status, out.model_validate(value).model_dump(mode="json")
 
 

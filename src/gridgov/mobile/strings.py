@@ -35,6 +35,9 @@ STRINGS = {
         "The centre changed this task meanwhile (now: {state}); your action was not applied."
     ),
     "why_404": _("This task is no longer yours (it may have been sent elsewhere)."),
+    "why_patrol": _("The server has no such patrol of yours (its start was refused)."),
+    "tried": _("Tried {n} time(s); the server had a problem. It is tried again."),
+    "bad_photo": _("This photo could not be read."),
     "why_403": _("You may not do this."),
     "why_400": _("The centre refused the content:"),
     "why_413": _("The file is too large."),

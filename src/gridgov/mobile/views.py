@@ -7,11 +7,13 @@ import hashlib
 import io
 import json
 from functools import lru_cache
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import get_template
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -89,9 +91,11 @@ def _version() -> str:
             with open(str(path), "rb") as fh:
                 digest.update(fh.read())
     for name in ("mobile/app.html", "mobile/sw.js"):
-        from django.template.loader import get_template
-
         digest.update(get_template(name).template.source.encode())  # type: ignore[attr-defined]
+    # The shell also carries the translations and the basemap's address.
+    for mo in sorted(Path(__file__).resolve().parent.parent.glob("locale/*/LC_MESSAGES/django.mo")):
+        digest.update(mo.read_bytes())
+    digest.update(settings.MAP_TILES_URL.encode())
     return digest.hexdigest()[:16]
 
 

@@ -13,13 +13,17 @@
   const Photos = window.GGPhotos;
   const LANG = document.documentElement.lang || "zh-hans";
   const RETRY_MS = 5000;
-  const POINTS_PER_BATCH = 10;
+  const TIMEOUT_MS = 30000;
+  const UPLOAD_TIMEOUT_MS = 120000;
+  const POINTS_EVERY_MS = 60000;
+  const FRESH_FIX_MS = 5 * 60000; // a report's position is at most this old
+  const POINTS_PER_BATCH = 30;
   const SCREENS = ["signin", "home", "tasks", "task", "report", "patrol", "me"];
   const PHOTO_ACTIONS = ["visit", "report_result", "verify_fail", "refute"];
 
   const state = {
     token: null, me: null, bundle: null, history: null, checkpoints: [], outbox: [],
-    lastSync: null, position: null, flushing: false, patrol: null, watch: null,
+    lastSync: null, position: null, flushing: false, patrol: null, watch: null, wakeLock: null,
     reportPhotos: [], tab: "sign",
   };
 
@@ -64,6 +68,8 @@
 
   async function call(method, path, payload, form) {
     if (!navigator.onLine) throw new Offline();
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), form ? UPLOAD_TIMEOUT_MS : TIMEOUT_MS);
     const headers = {};
     if (state.token) headers.Authorization = "Bearer " + state.token;
     let data = form;
@@ -72,16 +78,16 @@
       data = JSON.stringify(payload);
     }
     let response;
-    try {
-      response = await fetch(API + path, { method, headers, body: data, credentials: "omit" });
-    } catch (e) {
-      throw new Offline();
-    }
     let answer = null;
     try {
+      response = await fetch(API + path, { method, headers, body: data, credentials: "omit", signal: abort.signal });
+      // Only the platform's JSON counts: a hotel or village Wi-Fi login page answers 200 too.
+      if (!(response.headers.get("Content-Type") || "").startsWith("application/json")) throw new Offline();
       answer = await response.json();
     } catch (e) {
-      answer = null;
+      throw new Offline(); // no signal, a timeout, or not our server: try again later
+    } finally {
+      clearTimeout(timer);
     }
     return { status: response.status, ok: response.ok, data: answer };
   }
@@ -123,13 +129,16 @@
     state.outbox = (await Store.all()).sort((a, b) => a.seq - b.seq);
   }
 
-  async function enqueue(item) {
+  async function enqueue(item, patrolChanged) {
     item.created_at = new Date().toISOString();
     item.owner = (state.me && state.me.username) || "";
     item.status = "waiting";
+    item.attempts = 0;
     item.uploaded = {};
     item.photos = item.photos || [];
-    await Store.add(item); // durable before the worker is told it is saved
+    // Durable before the worker is told it is saved; with the patrol it changes, if any.
+    if (patrolChanged) await Store.addWith(item, "patrol", state.patrol);
+    else await Store.add(item);
     await loadOutbox();
     render();
     flush();
@@ -147,7 +156,7 @@
     const res = await call("POST", "attachments", undefined, form);
     if (res.ok) return { id: res.data.id };
     if (res.status === 401) throw new Later("signin");
-    if (res.status === 429 || res.status >= 500) throw new Later();
+    if (transient(res.status)) throw new Later();
     return { refused: { status: res.status, body: res.data } };
   }
 
@@ -156,10 +165,20 @@
     return ids.length ? { ...item.body, attachments: ids } : item.body;
   }
 
+  function transient(status) {
+    return status === 408 || status === 429 || status >= 500;
+  }
+
   async function refuse(item, error) {
     item.status = "refused";
     item.error = error;
     await Store.put(item);
+    if (item.kind === "patrol_start" && state.patrol && state.patrol.id === item.target) {
+      // The server has no such patrol: stop recording one on the phone.
+      stopWatch();
+      state.patrol = null;
+      await Store.del("patrol");
+    }
   }
 
   async function sendOne(item) {
@@ -173,13 +192,19 @@
     const entry = { kind: item.kind, key: item.key, target: item.target || "", action: item.action || "", body: finalBody(item) };
     const res = await call("POST", "mobile/outbox", { items: [entry] });
     if (res.status === 401) throw new Later("signin");
-    if (!res.ok) throw new Later();
+    if (transient(res.status)) throw new Later();
+    if (!res.ok) return refuse(item, { status: res.status, body: res.data }); // the item itself is malformed
     const result = res.data.results[0];
     if (result.status >= 200 && result.status < 300) {
       await Store.remove(item.seq);
       if (item.kind === "report") await remember(item, result.body);
-    } else if (result.status === 429 || result.status >= 500) {
+    } else if (result.status === 408 || result.status === 429) {
       throw new Later();
+    } else if (result.status >= 500) {
+      // A fault on the server with this item: it stays, is tried again, and the rest go on.
+      item.attempts = (item.attempts || 0) + 1;
+      item.last_error = result.status;
+      await Store.put(item);
     } else {
       await refuse(item, { status: result.status, body: result.body });
     }
@@ -192,6 +217,13 @@
   }
 
   async function flush() {
+    // One sender at a time, also across tabs of the app.
+    if (state.flushing || !online()) return;
+    if (navigator.locks) return navigator.locks.request("gridgov-outbox", { ifAvailable: true }, (lock) => (lock ? send() : null));
+    return send();
+  }
+
+  async function send() {
     if (state.flushing || !online()) return;
     state.flushing = true;
     renderNet();
@@ -227,6 +259,7 @@
       const label = m && state.bundle && state.bundle.states[m[1]];
       return label ? fmt(S.why_409_state, { state: label }) : S.why_409;
     }
+    if (s === 404 && error.kind && error.kind.startsWith("patrol")) return S.why_patrol;
     if (s === 404) return S.why_404;
     if (s === 403) return S.why_403;
     if (s === 400 || s === 422) return S.why_400 + " " + msgs.join("; ");
@@ -241,18 +274,18 @@
     try {
       const res = await call("GET", "mobile/sync");
       if (res.status === 401) return signedOut();
-      if (!res.ok) return;
+      if (!res.ok || !res.data || !Array.isArray(res.data.tasks)) return; // keep what the phone has
       state.bundle = res.data;
       state.lastSync = new Date().toISOString();
       await Store.set("bundle", state.bundle);
       await Store.set("lastSync", state.lastSync);
       const cps = await call("GET", "checkpoints");
-      if (cps.ok) {
+      if (cps.ok && Array.isArray(cps.data)) {
         state.checkpoints = cps.data;
         await Store.set("checkpoints", cps.data);
       }
       const hist = await call("GET", "mobile/history");
-      if (hist.ok) {
+      if (hist.ok && hist.data && Array.isArray(hist.data.items)) {
         state.history = hist.data;
         await Store.set("history", hist.data);
       }
@@ -268,7 +301,7 @@
   }
 
   function pendingFor(taskId) {
-    return state.outbox.filter((i) => i.kind === "action" && i.target === taskId);
+    return state.outbox.filter((i) => i.kind === "action" && i.target === taskId && i.status !== "refused");
   }
 
   // ------------------------------------------------------------------------- screens
@@ -304,7 +337,7 @@
     renderMe();
     renderPatrol();
     const [name, arg] = location.hash.slice(1).split("/");
-    if (name === "task" && !$("s-task").hidden && !document.activeElement.closest("#task-actions")) renderTask(arg);
+    if (name === "task" && !$("s-task").hidden && !busyTask()) renderTask(arg);
   }
 
   function renderNet() {
@@ -352,6 +385,27 @@
     return value ? [el("dt", {}, label), el("dd", {}, value)] : [];
   }
 
+  function busyTask() {
+    // Something typed, chosen or photographed in an action form is not thrown away by a redraw.
+    const box = $("task-actions");
+    return !!(box.querySelector("details[open]") || box.querySelector(".m-thumb")
+      || document.activeElement.closest("#task-actions"));
+  }
+
+  const objectUrls = new Map(); // per box: the photo URLs it holds, revoked when it is redrawn
+
+  function thumbUrl(box, blob) {
+    const url = URL.createObjectURL(blob);
+    if (!objectUrls.has(box)) objectUrls.set(box, []);
+    objectUrls.get(box).push(url);
+    return url;
+  }
+
+  function forget(box) {
+    for (const url of objectUrls.get(box) || []) URL.revokeObjectURL(url);
+    objectUrls.delete(box);
+  }
+
   function renderTask(id) {
     const t = tasks().find((x) => x.id === id);
     const box = $("task-detail");
@@ -361,6 +415,7 @@
       return;
     }
     const due = t.due_at ? fmt(S.due, { time: when(t.due_at) }) : S.no_due;
+    forget("task");
     box.replaceChildren(el("div", {},
       el("h2", {}, t.title),
       el("p", { class: "m-meta light-" + t.light }, `${t.code} · ${t.state_label} · ${due}`),
@@ -382,12 +437,13 @@
 
   async function loadPhotos(t) {
     const box = $("task-photos");
+    const kept = !!(navigator.serviceWorker && navigator.serviceWorker.controller); // may have copies
     for (const a of t.attachments.filter((x) => x.kind === "image")) {
-      if (!navigator.onLine) break;
+      if (!navigator.onLine && !kept) break;
       try {
         const res = await fetch(API + "mobile/attachments/" + a.id, { headers: { Authorization: "Bearer " + state.token }, credentials: "omit" });
         if (!res.ok) continue;
-        box.append(el("img", { src: URL.createObjectURL(await res.blob()), alt: "", class: "m-thumb" }));
+        box.append(el("img", { src: thumbUrl("task", await res.blob()), alt: "", class: "m-thumb" }));
       } catch (e) {
         break;
       }
@@ -412,12 +468,12 @@
 
   function actionForm(t, a) {
     const photos = [];
-    const thumbs = el("div", { class: "m-thumbs" });
+    const thumbs = el("div", { class: "m-thumbs", id: "thumbs-" + a.action });
     const form = el("form", { class: "m-action", "data-action": a.action },
       a.inputs.map(inputFor),
       PHOTO_ACTIONS.includes(a.action)
         ? el("label", { class: "m-shoot" }, "📷 " + S.attachments,
-          el("input", { type: "file", accept: "image/*", capture: "environment", multiple: true,
+          el("input", { type: "file", accept: "image/*", multiple: true,
             onchange: (ev) => addPhotos(ev.target, photos, thumbs, "photo") }))
         : null,
       thumbs,
@@ -444,13 +500,20 @@
   }
 
   async function addPhotos(input, list, thumbs, role) {
-    const pos = state.position || (await locate());
-    for (const file of Array.from(input.files || [])) {
-      const blob = await Photos.shrink(file);
-      list.push({ id: uuid(), blob, role, taken_at: new Date().toISOString(), position: pos });
-      thumbs.append(el("img", { src: URL.createObjectURL(blob), alt: "", class: "m-thumb" }));
-    }
+    const files = Array.from(input.files || []);
     input.value = "";
+    const pos = (await locate()) || state.position;
+    for (const file of files) {
+      let blob;
+      try {
+        blob = await Photos.shrink(file);
+      } catch (e) {
+        thumbs.append(el("span", { class: "m-error" }, S.bad_photo));
+        continue;
+      }
+      list.push({ id: uuid(), blob, role, taken_at: new Date().toISOString(), position: pos });
+      thumbs.append(el("img", { src: thumbUrl(thumbs.id || role, blob), alt: "", class: "m-thumb" }));
+    }
   }
 
   // ------------------------------------------------------------------------- reporting
@@ -479,20 +542,38 @@
     const form = $("f-report");
     form.reset();
     state.reportPhotos = [];
+    forget("photo");
+    forget("after");
     for (const t of form.querySelectorAll(".m-thumbs")) t.replaceChildren();
     $("report-after").hidden = true;
+  }
+
+  function fresh(pos) {
+    return pos && Date.now() - new Date(pos.fix_at).getTime() < FRESH_FIX_MS;
   }
 
   async function submitReport(ev) {
     ev.preventDefault();
     const form = ev.target;
+    const button = form.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    button.disabled = true; // one tap, one report
+    try {
+      await fileReport(form);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function fileReport(form) {
     const error = $("report-error");
     const spot = form.elements.resolved_on_spot.checked;
     const before = state.reportPhotos.filter((p) => p.role === "photo");
-    const after = state.reportPhotos.filter((p) => p.role === "after");
-    const pos = state.position;
+    const after = spot ? state.reportPhotos.filter((p) => p.role === "after") : [];
+    const pos = fresh(state.position) ? state.position : await locate();
+    $("report-where").textContent = whereText(pos);
     error.className = "m-error";
-    error.textContent = !pos ? S.need_position
+    error.textContent = !fresh(pos) ? S.need_position
       : !before.length ? S.need_photo
         : spot && (!after.length || !form.elements.category.value) ? S.need_before_after : "";
     if (error.textContent) return;
@@ -554,7 +635,7 @@
         el("b", {}, c.name),
         el("span", { class: "m-meta" }, c.away === null ? c.grid_code : fmt(S.distance, { m: c.away })),
         done ? el("span", { class: "m-badge ok" }, fmt(S.checked_in, { time: when(done.at) }))
-          : p ? el("button", { type: "button", class: "primary", "data-checkpoint": c.id, onclick: () => checkIn(c) }, S.check_in) : null);
+          : p ? el("button", { type: "button", class: "primary", "data-checkpoint": c.id, onclick: (ev) => checkIn(c, ev.currentTarget) }, S.check_in) : null);
     }));
     if (!map) return;
     trackLine.setLatLngs(p ? p.track : []);
@@ -563,7 +644,8 @@
     }
     renderPatrol.markers.clearLayers();
     for (const c of state.checkpoints) {
-      L.circle([c.lat, c.lon], { radius: c.radius_m, color: "#1d4e89" }).bindTooltip(c.name).addTo(renderPatrol.markers);
+      // The name as text: Leaflet would read a string as HTML.
+      L.circle([c.lat, c.lon], { radius: c.radius_m, color: "#1d4e89" }).bindTooltip(el("span", {}, c.name)).addTo(renderPatrol.markers);
     }
     if (recentre && here && map.getBounds().pad(1).contains([here.lat, here.lon])) map.panTo([here.lat, here.lon]);
   }
@@ -574,15 +656,25 @@
   }
 
   async function queuePoints(force) {
+    // Points go up in batches (every minute or every 30 fixes): few requests on a weak signal.
     const p = state.patrol;
-    if (!p || !p.buffer.length || (!force && p.buffer.length < POINTS_PER_BATCH)) return;
+    if (!p || !p.buffer.length) return;
+    const due = Date.now() - new Date(p.buffer[0].at).getTime() >= POINTS_EVERY_MS;
+    if (!force && !due && p.buffer.length < POINTS_PER_BATCH) return;
     const points = p.buffer.splice(0);
-    await savePatrol();
     const key = uuid();
-    await enqueue({ kind: "patrol_points", key, target: p.id, title: "", body: { client_id: key, points } });
+    // The batch leaves the patrol's buffer and enters the outbox in one transaction.
+    await enqueue({ kind: "patrol_points", key, target: p.id, title: "", body: { client_id: key, points } }, true);
   }
 
-  async function onFix(position) {
+  let fixing = Promise.resolve();
+
+  function onFix(position) {
+    // Fixes are taken one after another, so none is lost while the previous one is saved.
+    fixing = fixing.then(() => takeFix(position)).catch(() => {});
+  }
+
+  async function takeFix(position) {
     const pos = fix(position);
     const p = state.patrol;
     if (!p) return;
@@ -596,48 +688,72 @@
 
   function watch() {
     if (state.watch === null && navigator.geolocation) {
-      state.watch = navigator.geolocation.watchPosition(onFix, () => {}, { enableHighAccuracy: true, maximumAge: 5000 });
+      state.watch = navigator.geolocation.watchPosition(onFix, () => { $("patrol-status").textContent = S.no_position; },
+        { enableHighAccuracy: true, maximumAge: 5000 });
+    }
+    // Keep the screen on while patrolling where the browser allows it (a pocketed phone stops
+    // reporting its position when the screen sleeps).
+    if (navigator.wakeLock && !state.wakeLock) {
+      navigator.wakeLock.request("screen").then((lock) => { state.wakeLock = lock; }).catch(() => {});
     }
   }
 
-  async function togglePatrol() {
-    if (state.patrol) return endPatrol();
-    const pos = state.position || (await locate());
-    const id = uuid();
-    state.patrol = { id, started_at: new Date().toISOString(), points: 0, checkins: [], buffer: [], track: [] };
-    await savePatrol();
-    const start = { id, started_at: state.patrol.started_at };
-    if (pos) Object.assign(start, { lon: pos.lon, lat: pos.lat, accuracy_m: pos.accuracy_m });
-    await enqueue({ kind: "patrol_start", key: id, target: id, title: "", body: start });
-    watch();
-    renderPatrol(true);
+  function stopWatch() {
+    if (state.watch !== null) navigator.geolocation.clearWatch(state.watch);
+    state.watch = null;
+    if (state.wakeLock) state.wakeLock.release().catch(() => {});
+    state.wakeLock = null;
   }
 
-  async function checkIn(c) {
-    const p = state.patrol;
-    const pos = (await locate()) || state.position;
-    if (!p || !pos) return;
-    const key = uuid();
-    const at = new Date().toISOString();
-    p.checkins.push({ checkpoint: c.id, at });
-    await savePatrol();
-    await enqueue({
-      kind: "patrol_checkin", key, target: p.id, title: c.name,
-      body: { id: key, checkpoint: c.id, at, lon: pos.lon, lat: pos.lat, accuracy_m: pos.accuracy_m },
+  async function guarded(button, work) {
+    if (button.disabled) return;
+    button.disabled = true; // a second tap while the position is sought does nothing
+    try {
+      await work();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async function togglePatrol(ev) {
+    await guarded(ev.currentTarget, async () => {
+      if (state.patrol) return endPatrol();
+      const pos = (await locate()) || state.position;
+      const id = uuid();
+      state.patrol = { id, started_at: new Date().toISOString(), points: 0, checkins: [], buffer: [], track: [] };
+      const start = { id, started_at: state.patrol.started_at };
+      if (pos) Object.assign(start, { lon: pos.lon, lat: pos.lat, accuracy_m: pos.accuracy_m });
+      await enqueue({ kind: "patrol_start", key: id, target: id, title: "", body: start }, true);
+      watch();
+      renderPatrol(true);
+    });
+  }
+
+  async function checkIn(c, button) {
+    await guarded(button, async () => {
+      const p = state.patrol;
+      const pos = (await locate()) || state.position;
+      if (!p || !pos || p.checkins.some((x) => x.checkpoint === c.id)) return;
+      const key = uuid();
+      const at = new Date().toISOString();
+      p.checkins.push({ checkpoint: c.id, at });
+      await enqueue({
+        kind: "patrol_checkin", key, target: p.id, title: c.name,
+        body: { id: key, checkpoint: c.id, at, lon: pos.lon, lat: pos.lat, accuracy_m: pos.accuracy_m },
+      }, true);
     });
   }
 
   async function endPatrol() {
+    await fixing; // the fixes already taken belong to this patrol
     const p = state.patrol;
     const pos = state.position;
     await queuePoints(true);
     const end = { ended_at: new Date().toISOString() };
     if (pos) Object.assign(end, { lon: pos.lon, lat: pos.lat });
-    if (state.watch !== null) navigator.geolocation.clearWatch(state.watch);
-    state.watch = null;
+    stopWatch();
     state.patrol = null;
-    await savePatrol();
-    await enqueue({ kind: "patrol_end", key: uuid(), target: p.id, title: "", body: end });
+    await enqueue({ kind: "patrol_end", key: uuid(), target: p.id, title: "", body: end }, true);
   }
 
   // ------------------------------------------------------------------------- me
@@ -662,7 +778,8 @@
       el("b", {}, S["kind_" + item.kind] + (item.title ? " · " + item.title : "")),
       el("span", { class: "m-meta" }, `${when(item.created_at)} · ${refused ? S.refused : S.waiting}`
         + (mine(item) ? "" : " · " + fmt(S.owner, { name: item.owner }))),
-      refused ? el("p", { class: "m-reason" }, reason(item.error)) : null,
+      refused ? el("p", { class: "m-reason" }, reason({ ...item.error, kind: item.kind })) : null,
+      !refused && item.attempts ? el("p", { class: "m-reason" }, fmt(S.tried, { n: item.attempts })) : null,
       refused ? el("button", { type: "button", onclick: () => discard(item) }, S.discard) : null);
   }
 
@@ -707,6 +824,7 @@
   async function signedOut() {
     state.token = null;
     await Store.del("token");
+    if (window.caches) await caches.delete("gridgov-m-photos"); // photos seen under that sign-in
     show("signin");
     $("signin-error").textContent = S.signed_out;
   }
@@ -721,7 +839,7 @@
       // no signal: the token stays valid on the server until revoked by the centre
     }
     await Store.clearKv();
-    if (navigator.serviceWorker && navigator.serviceWorker.controller) navigator.serviceWorker.controller.postMessage("forget-photos");
+    if (window.caches) await caches.delete("gridgov-m-photos");
     Object.assign(state, { token: null, me: null, bundle: null, history: null, checkpoints: [], lastSync: null });
     location.hash = "";
     route();

@@ -29,7 +29,7 @@
   async function run(store, mode, work) {
     const db = await open();
     const tx = db.transaction(store, mode);
-    const result = work(tx.objectStore(store));
+    const result = Array.isArray(store) ? work(tx) : work(tx.objectStore(store));
     // Resolve only once the transaction is durable: a closed page must not lose it.
     await new Promise((resolve, reject) => {
       tx.oncomplete = resolve;
@@ -44,6 +44,13 @@
     set: (key, value) => run("kv", "readwrite", (s) => s.put(value, key)),
     del: (key) => run("kv", "readwrite", (s) => s.delete(key)),
     add: (item) => run("outbox", "readwrite", (s) => s.add(item)),
+    // An outbox item and the state it changes (the patrol on the phone) in one transaction:
+    // a closed app keeps both or neither.
+    addWith: (item, key, value) => run(["outbox", "kv"], "readwrite", (tx) => {
+      const kv = tx.objectStore("kv");
+      if (value === null) kv.delete(key); else kv.put(value, key);
+      return tx.objectStore("outbox").add(item);
+    }),
     put: (item) => run("outbox", "readwrite", (s) => s.put(item)),
     remove: (seq) => run("outbox", "readwrite", (s) => s.delete(seq)),
     all: () => run("outbox", "readonly", (s) => s.getAll()),

@@ -8,7 +8,9 @@ const CACHE = "gridgov-m-" + VERSION;
 const PHOTOS = "gridgov-m-photos";
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
+  // Past the browser's HTTP cache: a new version must not store an old file of the same name.
+  const fresh = FILES.map((url) => new Request(url, { cache: "reload" }));
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(fresh)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
@@ -19,11 +21,6 @@ self.addEventListener("activate", (event) => {
           .map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
-});
-
-self.addEventListener("message", (event) => {
-  // Signing out forgets the photos seen on this phone.
-  if (event.data === "forget-photos") caches.delete(PHOTOS);
 });
 
 async function fromCache(request) {
