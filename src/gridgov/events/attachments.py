@@ -1,7 +1,7 @@
 """Uploads: type decided by content, never by name; photos re-encoded into a fresh image (which
 drops EXIF, GPS, comments, XMP and ICC), with the stamp drawn on it when the upload carries one;
-voice accepted as AMR, MP3, AAC or M4A within the size and duration limits, keeping only the
-audio frames (MP3/AAC) or blanking the metadata boxes (M4A)."""
+voice accepted as AMR, MP3, AAC, M4A or WAV within the size and duration limits, keeping only the
+audio frames (MP3/AAC), blanking the metadata boxes (M4A) or re-writing the samples alone (WAV)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import struct
 import threading
 import uuid
 import warnings
+import wave
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
@@ -54,7 +55,12 @@ AUDIO_TYPES = {
     "mp3": ("audio/mpeg", "mp3"),
     "aac": ("audio/aac", "aac"),
     "m4a": ("audio/mp4", "m4a"),
+    "wav": ("audio/wav", "wav"),
 }
+# WAV as the citizens' pages record it (and phones' recorders write it): 16-bit PCM only.
+WAV_CHANNELS = (1, 2)
+WAV_HZ = (8000, 48000)
+WAV_MIN_SECONDS = 0.2  # as MIN_SPEECH_FRAMES for AMR: a shorter recording carries no voice
 # An M4A keeps only the boxes a player needs; every other box (tags, location such as ©xyz,
 # XMP, vendor boxes, leftovers) is blanked in place — renamed `free` and zero-filled — since
 # removing bytes would move the audio that chunk offsets point at. Containers map to the boxes
@@ -107,6 +113,8 @@ def sniff(data: bytes) -> str:
     if data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
         # MPEG audio frame sync; ADTS AAC is 0xFFF with layer bits 00
         return "aac" if len(data) > 1 and data[1] & 0xF6 == 0xF0 else "mp3"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
     if data[4:8] == b"ftyp" and data[8:12] in (b"M4A ", b"mp42", b"isom", b"M4B "):
         return "m4a"
     return "image?"
@@ -182,6 +190,9 @@ def _audio(data: bytes, kind: str) -> Media:
         raise _bad("voice recordings may be at most 5 MB")
     if kind == "amr":
         duration, ctype, ext = _amr_duration(data), "audio/amr", "amr"
+    elif kind == "wav":
+        duration, data = _wav(data)
+        ctype, ext = AUDIO_TYPES["wav"]
     else:
         duration, ctype, ext, data = _tagged_audio(data, kind)
     if duration > settings.UPLOAD_AUDIO_MAX_SECONDS:
@@ -198,6 +209,36 @@ def _tagged_audio(data: bytes, kind: str) -> tuple[float, str, str, bytes]:
         kind, data, duration = _audio_frames(data)  # an ID3-tagged file may hold MP3 or ADTS
     ctype, ext = AUDIO_TYPES[kind]
     return duration, ctype, ext, data
+
+
+def _wav(data: bytes) -> tuple[float, bytes]:
+    """Duration and a fresh WAV of the samples alone: no LIST/INFO or any other chunk survives.
+    The RIFF size must be the file's, and the data chunk must hold every frame it declares."""
+    if len(data) < 12 or struct.unpack_from("<I", data, 4)[0] != len(data) - 8:
+        raise _bad("damaged WAV recording")
+    try:
+        with wave.open(io.BytesIO(data), "rb") as w:  # refuses all but PCM (format tag 1)
+            p = w.getparams()
+            frames = w.readframes(p.nframes)  # at most the file: the chunk reads are capped
+    except Exception:  # wave raises Error, EOFError, RuntimeError… for damaged files
+        raise _bad("damaged WAV recording or not PCM") from None
+    if (
+        p.sampwidth != 2
+        or p.nchannels not in WAV_CHANNELS
+        or not WAV_HZ[0] <= p.framerate <= WAV_HZ[1]
+    ):
+        raise _bad("WAV recordings must be 16-bit PCM, mono or stereo, 8 to 48 kHz")
+    if len(frames) != p.nframes * p.nchannels * 2:
+        raise _bad("damaged WAV recording")
+    if p.nframes < WAV_MIN_SECONDS * p.framerate:
+        raise _bad("the WAV recording is too short")
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(p.nchannels)
+        w.setsampwidth(2)
+        w.setframerate(p.framerate)
+        w.writeframes(frames)
+    return p.nframes / p.framerate, out.getvalue()
 
 
 class _Frame(NamedTuple):
