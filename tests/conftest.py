@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from gridgov.core import refcache
@@ -54,6 +55,8 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.DATA_DIR = tmp_path
     settings.LOCATOR_STAMP_TTL = 0
     settings.REFERENCE_CACHE_SECONDS = 0
+    settings.PUBLIC_CHALLENGE_BITS = 8  # the browser's proof of work, cheap for test clients
+    cache.clear()  # square-map tiles of an earlier test
     locator.invalidate()
     refcache.clear()
     personas.reset()
@@ -61,6 +64,18 @@ def _isolated(settings: Any, tmp_path: Path) -> Iterator[None]:
     locator.invalidate()
     refcache.clear()
     personas.reset()
+
+
+@pytest.fixture
+def midday() -> Iterator[None]:
+    """For tests of "today's" records made minutes ago: the clock at noon of the local day
+    (ticking), so a run just after midnight in Asia/Shanghai does not put them on yesterday."""
+    import time_machine
+    from django.utils import timezone
+
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    with time_machine.travel(noon, tick=True):
+        yield
 
 
 def login(username: str) -> Client:

@@ -61,6 +61,17 @@ class Watch:
         route.abort()
 
 
+def watched(context: Any) -> tuple[Any, Watch]:
+    """A new page of ``context`` whose console errors, page errors and outside requests are
+    collected (the test then fails on any)."""
+    watch = Watch()
+    context.route("**/*", watch.route)
+    pg = context.new_page()
+    pg.on("console", watch.console)
+    pg.on("pageerror", watch.page_error)
+    return pg, watch
+
+
 def in_thread(fn: Callable[[], T]) -> T:
     """Run database work for a page test in a thread of its own, closing its connection.
 
@@ -127,11 +138,7 @@ def page(chromium: Any, site: Site, request: Any) -> Iterator[Any]:
     """A fresh browser context (no cookies) on the site; fails the test on any console error
     or outside request, and saves a screenshot of where the test ended."""
     context = chromium.new_context(locale="zh-CN", base_url=site.base)
-    watch = Watch()
-    context.route("**/*", watch.route)
-    pg = context.new_page()
-    pg.on("console", watch.console)
-    pg.on("pageerror", watch.page_error)
+    pg, watch = watched(context)
     try:
         yield pg
     finally:

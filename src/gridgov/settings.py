@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "gridgov.patrol",
     "gridgov.console",
     "gridgov.mobile",
+    "gridgov.public",
     "gridgov.ops",
     "gridgov.demo",
     "gridgov.bench",
@@ -236,10 +237,35 @@ RATE_LIMIT_RULES = [
     {
         "name": "public",
         "methods": ["POST"],
-        "path": r"^/api/v1/public/",
+        "path": r"^/api/v1/public/events/",
         "rate": rate(env("PUBLIC_RATE", "20/h")),
     },
 ]
+# The citizens' door (api/public.py): its own limits, per device (a random id the page keeps)
+# and per address. Only requests a device may make count against its address, so one flooding
+# phone behind a carrier's NAT does not lock out its neighbours; a script that invents devices
+# meets the address limit and the proof of work (core/challenge.py).
+PUBLIC_REPORT_DEVICE_RATE = rate(env("PUBLIC_REPORT_DEVICE_RATE", "5/10m"))
+PUBLIC_REPORT_DEVICE_DAILY = rate(env("PUBLIC_REPORT_DEVICE_DAILY", "20/d"))
+PUBLIC_REPORT_ADDRESS_RATE = rate(env("PUBLIC_REPORT_ADDRESS_RATE", "60/10m"))
+PUBLIC_UPLOAD_DEVICE_RATE = rate(env("PUBLIC_UPLOAD_DEVICE_RATE", "45/10m"))
+PUBLIC_UPLOAD_ADDRESS_RATE = rate(env("PUBLIC_UPLOAD_ADDRESS_RATE", "300/10m"))
+# Challenges (stateless, cheap): per device, then per address.
+PUBLIC_CHALLENGE_DEVICE_RATE = rate(env("PUBLIC_CHALLENGE_DEVICE_RATE", "30/10m"))
+PUBLIC_CHALLENGE_RATE = rate(env("PUBLIC_CHALLENGE_RATE", "600/10m"))
+# Following a report with the phone's last four digits (10,000 guesses): every attempt counts,
+# per address and per case number. Wrong receipt secrets count per address only (a secret
+# cannot be guessed, and its holder is never locked out by others' attempts).
+PUBLIC_LOOKUP_RATE = rate(env("PUBLIC_LOOKUP_RATE", "20/h"))
+PUBLIC_LOOKUP_CASE_RATE = rate(env("PUBLIC_LOOKUP_CASE_RATE", "8/h"))
+# A case number alone (what the square map shows of a public event): per address.
+PUBLIC_OVERVIEW_RATE = rate(env("PUBLIC_OVERVIEW_RATE", "60/h"))
+# Leading zero bits of the proof of work: 16 is about 65,000 hashes, well under a second in a
+# phone's browser. Each challenge is valid this many seconds.
+PUBLIC_CHALLENGE_BITS = int(env("PUBLIC_CHALLENGE_BITS", "16"))
+PUBLIC_CHALLENGE_TTL = int(env("PUBLIC_CHALLENGE_TTL", "900"))
+# The square map: how long a tile may be cached (seconds), by the server and by browsers.
+SQUARE_CACHE_SECONDS = int(env("SQUARE_CACHE_SECONDS", "60"))
 
 # Password profiles: "assessor" (等保 assessors' expectation, the default) or "asvs" (OWASP ASVS:
 # long passwords, no composition rule, no forced rotation).
@@ -347,6 +373,15 @@ EXPORTS_PER_HOUR = int(env("EXPORTS_PER_HOUR", "30"))
 # must show its approval number (审图号) in the attribution.
 MAP_TILES_URL = env("MAP_TILES_URL", "")
 MAP_TILES_ATTRIBUTION = env("MAP_TILES_ATTRIBUTION", "")
+# The basemap's approval number (审图号), shown on every public map when set.
+MAP_APPROVAL_NUMBER = env("MAP_APPROVAL_NUMBER", "")
+# The coordinate system of the basemap's tiles: wgs84 (Tianditu, OpenStreetMap), gcj02 (Amap,
+# Tencent) or bd09 (Baidu). A pin set on the public pages' map is sent in it, and converted.
+MAP_TILES_CRS = env("MAP_TILES_CRS", "wgs84")
+if MAP_TILES_CRS not in ("wgs84", "gcj02", "bd09"):
+    raise ImproperlyConfigured("GRIDGOV_MAP_TILES_CRS must be wgs84, gcj02 or bd09")
+# Where the public maps open (lon,lat,zoom) before a position is known.
+PUBLIC_MAP_CENTRE = [float(v) for v in env("PUBLIC_MAP_CENTRE", "114.45,38.03,11").split(",")]
 # How often the ticker re-checks the last two days' statistics (analytics.rollups).
 STATS_REFRESH_SECONDS = float(env("STATS_REFRESH_SECONDS", "300"))
 # How long a process may reuse centres, categories and time limits it has read (seconds).

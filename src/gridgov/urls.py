@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("console/", include("gridgov.console.urls")),
     path("m/", include("gridgov.mobile.urls")),
+    path("r/", include("gridgov.public.urls")),
     # Over the admin's own: every signed-in account may change its password, audited.
     path("admin/password_change/", account_views.OwnPasswordChange.as_view()),
     path("admin/password_change/done/", account_views.OwnPasswordChangeDone.as_view()),

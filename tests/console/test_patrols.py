@@ -18,7 +18,7 @@ from ..helpers import client, ok
 from ..patrol.kit import HONGQI, check_in, checkpoint, end, send, start, walk
 from ..personas import GRID8
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("midday")]
 
 GRID7 = "130104008019007"
 

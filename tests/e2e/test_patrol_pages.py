@@ -33,6 +33,7 @@ class Walked:
     operator: User
     patrol: str
     grid: str
+    day: str
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,8 @@ def walked(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Walked]:
         at = Fix(start + timedelta(minutes=6), here[1][0], here[1][1] + 0.003, 10)
         services.do_check_in(worker, patrol.pk, CheckInData(uuid.uuid4(), gate.pk, at))
         services.do_end_patrol(worker, patrol.pk, start + timedelta(minutes=30))
-        return Walked(operator, str(patrol.pk), code)
+        day = timezone.localdate(start).isoformat()
+        return Walked(operator, str(patrol.pk), code, day)
 
     def clean(w: Walked) -> None:
         Patrol.objects.filter(pk=w.patrol).delete()
@@ -76,6 +78,9 @@ def walked(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Walked]:
 def test_the_days_patrols_on_a_map(page: Any, site: Site, walked: Walked) -> None:
     sign_in(page, walked.operator)
     page.click("nav a[href='/console/patrols/']")
+    page.wait_for_selector("#patrol-rows")
+    # the patrol began 40 minutes ago: on yesterday's page just after local midnight
+    page.goto(f"/console/patrols/?day={walked.day}")
     page.wait_for_selector(f"tr[data-patrol='{walked.patrol}']")
     assert "巡查测试网格员" in page.locator("#patrol-rows").inner_text()
     page.wait_for_selector("#patrol-map canvas")

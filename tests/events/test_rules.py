@@ -65,6 +65,7 @@ ALLOWED: dict[str, tuple[Callable[[], Any], Any]] = {
     "archive": (op, Input()),
     "escalate": (op, Input(reason="需区级协调")),
     "supervise": (op, Input(reason="督办", level="formal")),
+    "reply": (op, Input(reply="已清理占道摊点，感谢监督")),
 }
 # action -> someone who can see the event but may not take the action
 WRONG: dict[str, Callable[[], Any]] = {
@@ -84,7 +85,7 @@ CASES = [(a, s) for a in sorted(ALLOWED) for s in sorted(RULES[a].sources)]
 
 def test_every_action_people_take_is_covered() -> None:
     assert set(ALLOWED) == set(PERSON_ACTIONS)
-    assert set(RULES) - set(PERSON_ACTIONS) == {"cancel", "warn", "overdue", "regrid"}
+    assert set(RULES) - set(PERSON_ACTIONS) == {"cancel", "rate", "warn", "overdue", "regrid"}
 
 
 def _input(action: str, event: Event) -> Input:

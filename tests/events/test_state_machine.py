@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from gridgov.accounts.models import User
 from gridgov.accounts.scope import restrict
 from gridgov.core.errors import ServiceError
-from gridgov.events import alarms, services
+from gridgov.events import alarms, services, square
 from gridgov.events.intake import Report, do_intake
 from gridgov.events.models import Approval, Event
 from gridgov.events.services import Input
@@ -234,6 +234,7 @@ NORMAL: dict[str, tuple[str, dict[str, Any]]] = {
     "archive": ("hongqi_operator", {}),
     "escalate": ("hongqi_operator", {"reason": "升级"}),
     "supervise": ("qiaoxi_operator", {"reason": "督办", "level": "formal"}),
+    "reply": ("hongqi_operator", {"reply": "已处理，感谢监督"}),
 }
 # the step that moves an event forward from each state
 HAPPY = {
@@ -280,3 +281,5 @@ def test_closed_loop_state_machine() -> None:
     # the sequences went everywhere, not only round the first states
     deep = {"closed", "archived", "suspended", "returned", "awaiting_check", "merged"}
     assert deep <= REACHED or EXAMPLES < 200, sorted(REACHED)
+    # the square map's counters followed every one of those actions
+    assert square.held() == square.recount()

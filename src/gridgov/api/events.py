@@ -24,11 +24,11 @@ from gridgov.events.workflow import RULES
 router = Router(auth=API_AUTH, tags=["events"])
 public = Router(tags=["events"])
 
-# Every action of the rule table but the reporter's own cancel, which has its public endpoint.
+# Every action of the rule table but the reporter's own (cancel, rate: the public door's).
 if TYPE_CHECKING:
     ActionName = str
 else:
-    ActionName = Literal[tuple(sorted(a for a in RULES if a != "cancel"))]
+    ActionName = Literal[tuple(sorted(a for a in RULES if a not in ("cancel", "rate")))]
 
 
 KEY_DOC = (
@@ -177,6 +177,10 @@ class EventDetail(EventOut):
     merged_count: int
     extension_count: int
     satisfaction: int | None
+    public_reply: str
+    rating: str = Field(..., description="the reporter's: satisfied, basically, unsatisfied or ''")
+    rating_label: str
+    rating_comment: str
     parent: str | None
     duplicate_candidates: list[str]
     timeline: list[TimelineOut]
@@ -204,6 +208,7 @@ class ActionIn(Schema):
     amount: Decimal | None = Field(None, gt=0, le=1000, decimal_places=2)
     unit: Literal["min", "h", "wh", "wd"] | None = None
     satisfaction: int | None = Field(None, ge=1, le=5)
+    reply: Text = Field("", max_length=500, description="reply: what the public reads")
     level: Literal["remind", "formal", "listed"] | None = Field(
         None, description="supervise: 催办 remind, 督办 formal, 挂牌督办 listed (leaders)"
     )

@@ -210,6 +210,9 @@ def _begin(
     if (rule.by == SYSTEM) != system:
         raise Forbidden(f"{rule.action} is not taken that way")
     obj = _load(flow, rule, key, actor)
+    # The reporter proves who they are before anything about the record is told (a wrong
+    # proof answers like an unknown record, whatever its state).
+    acting = flow.relations[rule.who](obj, actor, rule, given) if rule.by == REPORTER else None
     expected = given.get("expected_version")
     if expected is not None and int(expected) != obj.version:  # type: ignore[attr-defined]
         raise Conflict("the record has changed since you loaded it")
@@ -220,7 +223,8 @@ def _begin(
     problem = guard(obj) if guard else None
     if problem:
         raise Conflict(problem)
-    acting = flow.relations[rule.who](obj, actor, rule, given)
+    if rule.by != REPORTER:
+        acting = flow.relations[rule.who](obj, actor, rule, given)
     if acting is None:
         raise Forbidden(f"you may not {rule.action} this")
     ctx = Ctx(obj, rule, actor, acting, timezone.now(), given)

@@ -70,6 +70,15 @@ def used(owner: str, operation: str, key: str) -> bool:
     return IdempotencyRecord.objects.filter(owner=owner, operation=operation, key=key).exists()
 
 
+def created_by(owner: str, operation: str, object_ids: list[str]) -> set[str]:
+    """The ids among ``object_ids`` that ``owner`` created with ``operation`` (a door with no
+    account proves whose uploads are whose this way)."""
+    found = IdempotencyRecord.objects.filter(
+        owner=owner, operation=operation, object_id__in=object_ids
+    )
+    return set(found.values_list("object_id", flat=True))
+
+
 def remember(
     owner: str,
     operation: str,

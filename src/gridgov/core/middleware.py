@@ -33,6 +33,7 @@ def csp() -> str:
             "default-src 'self'",
             "img-src 'self' data: blob:" + tile_source(),
             "style-src 'self' 'unsafe-inline'",
+            "media-src 'self' blob:",
             "script-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",

@@ -61,6 +61,15 @@ def _table() -> str:
 def hit(name: str, ident: str, limit: int, period: int) -> Hit:
     """Count one event; ``Hit.allowed`` is False once the window holds more than ``limit``."""
     start, remaining = _window(period)
+    count = bump(name, ident, start, start + period)
+    if random.randrange(PURGE_ONE_IN) == 0:
+        purge()
+    return Hit(count, limit, remaining)
+
+
+def bump(name: str, ident: str, window_start: int, expires_at: int) -> int:
+    """Add one to a counter row (made if missing) and answer its new value: one atomic upsert,
+    so concurrent callers each see a different count."""
     table = _table()  # the model's own table name, never input
     sql = (
         f"INSERT INTO {table} (name, ident, window_start, hits, expires_at) "  # noqa: S608
@@ -69,11 +78,8 @@ def hit(name: str, ident: str, limit: int, period: int) -> Hit:
         f"DO UPDATE SET hits = {table}.hits + 1 RETURNING hits"
     )
     with connection.cursor() as cur:
-        cur.execute(sql, [name, ident[:200], start, start + period])
-        count = int(cur.fetchone()[0])
-    if random.randrange(PURGE_ONE_IN) == 0:
-        purge()
-    return Hit(count, limit, remaining)
+        cur.execute(sql, [name, ident[:200], window_start, expires_at])
+        return int(cur.fetchone()[0])
 
 
 def count(name: str, ident: str, period: int) -> int:

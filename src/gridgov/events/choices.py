@@ -109,6 +109,18 @@ def satisfaction(event: Any, user: Any) -> Choices:
     return [(str(n), str(label)) for n, label in enumerate(labels, start=1)]
 
 
+# The reporter's rating of the result (the 3-step scale of city return visits).
+RATINGS = {
+    "satisfied": _("satisfied"),
+    "basically": _("basically satisfied"),
+    "unsatisfied": _("unsatisfied"),
+}
+
+
+def ratings(event: Any, user: Any) -> Choices:
+    return [(k, str(v)) for k, v in RATINGS.items()]
+
+
 # Who may list a supervision (挂牌督办): a leader whose post covers the event.
 LISTING_ROLES = frozenset({Role.CENTRE_LEADER, Role.LEADER})
 

@@ -288,6 +288,37 @@ def on_revisit(ctx: Ctx[Event]) -> None:
     ctx.data["satisfaction"] = sat
 
 
+def on_rate(ctx: Ctx[Event]) -> None:
+    """The reporter's rating, once; the receiving centre hears of it (an unsatisfied one may
+    lead it to reopen the event)."""
+    e, rating = ctx.obj, str(ctx.inputs.get("rating") or "")
+    if rating not in choices.RATINGS:
+        raise Invalid({"rating": f"one of {', '.join(choices.RATINGS)}"})
+    comment = str(ctx.inputs.get("comment") or "").strip()
+    if len(comment) > 500:
+        raise Invalid({"comment": "at most 500 characters"})
+    if e.rating:
+        raise Conflict("this report has been rated already")
+    e.rating, e.rating_comment, e.rated_at = rating, comment, ctx.now
+    ctx.data["rating"] = rating
+    label = str(choices.RATINGS[rating])
+    ctx.inputs["note"] = f"{label}：{comment}" if comment else label  # the timeline's note
+    key = f"{e.pk}:rated"
+    ctx.after.append(
+        lambda: sla.notify(
+            e, "event.rated", f"unit:{e.receiving_centre.code}", {"rating": rating}, key=key
+        )
+    )
+
+
+def on_reply(ctx: Ctx[Event]) -> None:
+    reply = str(ctx.inputs.get("reply") or "").strip()
+    if len(reply) > 500:
+        raise Invalid({"reply": "at most 500 characters"})
+    ctx.obj.public_reply = reply
+    ctx.inputs["note"] = reply
+
+
 def on_reopen(ctx: Ctx[Event]) -> None:
     e = ctx.obj
     sat = _satisfaction(ctx)
@@ -454,6 +485,8 @@ HANDLERS: dict[str, Callable[[Ctx[Event]], None]] = {
     "verify_fail": on_verify_fail,
     "revisit": on_revisit,
     "reopen": on_reopen,
+    "rate": on_rate,
+    "reply": on_reply,
     "archive": on_archive,
     "escalate": on_escalate,
     "supervise": on_supervise,

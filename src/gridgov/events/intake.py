@@ -24,7 +24,7 @@ from gridgov.core.text import control_errors, visible
 from gridgov.geo.crs import CRS
 from gridgov.geo.geometry import metres_per_degree
 
-from . import queries, routing, sla
+from . import queries, routing, sla, square
 from .models import Attachment, CaseCounter, Category, Event, TimelineEntry
 from .workflow import FIELD, OPEN, State
 
@@ -59,6 +59,8 @@ class Report:
     attachments: list[str] = field(default_factory=list)
     resolved_on_spot: bool = False
     note: str = ""
+    # the citizens' pages: the phone's last four digits may later prove the report is theirs
+    phone_proof: bool = False
 
     def fingerprint(self) -> str:
         return idempotency.fingerprint(asdict(self))
@@ -137,6 +139,15 @@ def do_intake(
         if found is None:
             raise
         return _replayed(found)
+
+
+def replay(report: Report, client_id: str, owner: str) -> Intake | None:
+    """The first answer to this report by ``owner`` under this key, if there was one (a door
+    that asks something of new reports only, like a proof of work, lets replays through)."""
+    found = idempotency.lookup(
+        owner, OPERATION, idempotency.check_key(client_id), report.fingerprint()
+    )
+    return _replayed(found) if found is not None else None
 
 
 def _owner(actor: Any, report: Report) -> str:
@@ -228,6 +239,7 @@ def _prepare(
         receiving_centre=route.receiving_centre,
         reported_at=now,
         is_public=bool(category and category.public and not category.sensitive),
+        phone_proof=report.phone_proof and bool(report.reporter_phone),
     )
     if report.resolved_on_spot:
         _self_resolved(event, report, actor, now)
@@ -262,6 +274,7 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any, owne
         },
     )
     _claim_attachments(event, report.attachments, actor)
+    square.follow(None, event)  # public at once only when fixed on the spot
     _announce(event, route)
     audit.record(
         "event.report",

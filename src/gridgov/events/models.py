@@ -200,6 +200,9 @@ class Event(models.Model):
     reporter_phone_index = models.CharField(max_length=64, blank=True, db_index=True)
     reporter_openid_index = models.CharField(max_length=64, blank=True, db_index=True)
     reporter_secret_hash = models.CharField(max_length=64, blank=True)
+    # Filed on the citizens' pages: the phone's last four digits may then prove the report is
+    # theirs (events.relations.proves_reporter).
+    phone_proof = models.BooleanField(default=False)
     reported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -287,6 +290,12 @@ class Event(models.Model):
     merged_count = models.PositiveIntegerField(default=0)
     extension_count = models.PositiveIntegerField(default=0)
     satisfaction = models.PositiveSmallIntegerField(null=True, blank=True)
+    # What the public sees of the answer (the square map, the progress page), written by the
+    # centre; and the reporter's own rating of the result after closing.
+    public_reply = models.TextField(_("public reply"), max_length=500, blank=True)
+    rating = models.CharField(_("reporter's rating"), max_length=12, blank=True)
+    rating_comment = models.TextField(_("reporter's comment"), max_length=500, blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     duplicate_candidates = models.JSONField(default=list, blank=True)
     reported_at = models.DateTimeField(_("reported at"))
     registered_at = models.DateTimeField(null=True, blank=True)
@@ -326,6 +335,12 @@ class Event(models.Model):
             ),
             models.Index(fields=["category", "reported_at"]),
             models.Index(fields=["lat", "lon"]),
+            # The square map: public events by place (a bbox range on lat, then lon).
+            models.Index(
+                fields=["lat", "lon", "state", "category"],
+                name="event_square_idx",
+                condition=models.Q(is_public=True),
+            ),
             # The board's and the wall's figures of open events: every column they count by, so
             # an aggregate over a township's open events never reads the table.
             models.Index(
@@ -502,3 +517,29 @@ class CaseCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.last}"
+
+
+class SquareCount(models.Model):
+    """The square map's read side: public events (accepted, public category) counted per
+    cell of a few fixed sizes, per category and public stage. Kept by the workflow engine and
+    intake in the transaction that changes an event (events/square.py), so a map tile reads a
+    few hundred counters instead of every event under it."""
+
+    level = models.PositiveSmallIntegerField()  # events.square.LEVELS: the cell size
+    cx = models.IntegerField()  # floor(lon / size)
+    cy = models.IntegerField()  # floor(lat / size)
+    category_id = models.IntegerField()
+    stage = models.CharField(max_length=8)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("square map count")
+        verbose_name_plural = _("square map counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "cx", "cy", "category_id", "stage"], name="square_count_cell"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}:{self.cx},{self.cy} {self.category_id} {self.stage} = {self.n}"

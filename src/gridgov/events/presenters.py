@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from gridgov.core.personal import mask_name, mask_openid, mask_phone
 
+from .choices import RATINGS
 from .models import Attachment, Event, TimelineEntry
 from .queries import visible_codes
 from .states import OPEN, STATE_LABELS, State
@@ -129,6 +130,10 @@ def detail(e: Event, viewer: Any) -> dict[str, Any]:
         "merged_count": e.merged_count,
         "extension_count": e.extension_count,
         "satisfaction": e.satisfaction,
+        "public_reply": e.public_reply,
+        "rating": e.rating,
+        "rating_label": str(RATINGS[e.rating]) if e.rating in RATINGS else "",
+        "rating_comment": e.rating_comment,
         "parent": e.parent.code if e.parent_id and e.parent else None,
         # Only the nearby reports this viewer may open themselves.
         "duplicate_candidates": visible_codes(viewer, e.duplicate_candidates),

@@ -71,11 +71,25 @@ def supervisor(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -
 
 
 def reporter(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -> Acting | None:
-    """The citizen, by the secret of the receipt; a wrong one answers like an unknown case."""
-    given = secret_digest(str(inputs.get("reporter_secret") or ""))
-    if not event.reporter_secret_hash or not codes_equal(event.reporter_secret_hash, given):
+    """The citizen, by the secret of the receipt or (where the rule takes it) the last four
+    digits of the phone they gave; a wrong proof answers like an unknown case."""
+    if not proves_reporter(event, inputs.get("reporter_secret"), inputs.get("phone_last4")):
         raise NotFound()
     return Acting(None)
+
+
+def proves_reporter(event: Event, secret: Any = None, phone_last4: Any = None) -> bool:
+    """The receipt's secret proves it always. The phone's last four digits only for a report
+    filed on the citizens' pages with that phone and not in a sensitive category: the people
+    who know someone's digits include the other party of a dispute."""
+    if secret:
+        given = secret_digest(str(secret))
+        return bool(event.reporter_secret_hash) and codes_equal(event.reporter_secret_hash, given)
+    if not event.phone_proof or (event.category is not None and event.category.sensitive):
+        return False
+    digits = "".join(c for c in (event.reporter_phone or "") if c.isdigit())
+    last4 = str(phone_last4 or "")
+    return len(digits) >= 4 and len(last4) == 4 and codes_equal(digits[-4:], last4)
 
 
 def system(event: Event, user: Any, rule: Rule, inputs: Mapping[str, Any]) -> Acting | None:

@@ -21,7 +21,7 @@ from gridgov.core import audit, codes, flow, idempotency
 from gridgov.core.errors import Forbidden, Invalid, NotFound
 from gridgov.core.text import visible
 
-from . import handlers, presenters, queries, sla
+from . import handlers, presenters, queries, sla, square
 from .models import Approval, Event, TimelineEntry
 from .relations import RELATIONS
 from .states import State
@@ -30,6 +30,11 @@ from .workflow import RULES
 
 def _on_enter(ctx: flow.Ctx[Event], state: str) -> None:
     sla.start_step(ctx.obj, State(state), ctx.now)
+
+
+def _after_timeline(ctx: flow.Ctx[Event]) -> None:
+    handlers.attach(ctx)
+    square.follow(ctx.before, ctx.obj)  # the square map's counters, in the same transaction
 
 
 def _is_pending(event: Event, kind: str) -> bool:
@@ -73,7 +78,7 @@ EVENTS: flow.Flow[Event] = flow.Flow(
         "deny_suspension": _pending(Approval.Kind.SUSPENSION),
     },
     on_enter=_on_enter,
-    after_timeline=handlers.attach,
+    after_timeline=_after_timeline,
 )
 
 
@@ -92,6 +97,7 @@ class Input:
     unit: str | None = None
     satisfaction: int | None = None
     level: str | None = None
+    reply: str = ""
     attachments: list[str] = field(default_factory=list)
     expected_version: int | None = None
 
@@ -278,6 +284,23 @@ def do_cancel_by_reporter(code: str, secret: str) -> Event:
     """The citizen withdraws a report not yet registered; the secret came with the receipt.
     A wrong secret answers exactly like an unknown case number."""
     return flow.run(EVENTS, code, "cancel", None, {"reporter_secret": secret or ""}).obj
+
+
+def do_rate(
+    code: str, rating: str, comment: str = "", *, secret: str = "", phone_last4: str = ""
+) -> Event:
+    """The reporter rates the result once it is closed (满意 / 基本满意 / 不满意)."""
+    inputs = {
+        "rating": rating,
+        "comment": comment,
+        "reporter_secret": secret,
+        "phone_last4": phone_last4,
+    }
+    return flow.run(EVENTS, code, "rate", None, inputs).obj
+
+
+def do_reply(event: Any, *, actor: Any, reply: str) -> Event:
+    return _do("reply", event, actor, reply=reply)
 
 
 def do_warn(event: Event) -> Event:

@@ -44,6 +44,21 @@ OPEN = frozenset(State) - TERMINAL - {State.CLOSED}
 # States in which a step clock runs (suspended pauses it; closed waits only for the return visit).
 CLOCKED = OPEN - {State.SUSPENDED}
 
+# Accepted by a centre and not withdrawn, refused or merged: what the square map may show, under
+# three public stages.
+PUBLIC_STAGES: dict[str, frozenset[State]] = {
+    "accepted": frozenset({State.REGISTERED, State.DISPATCHED, State.RETURNED}),
+    "handling": frozenset({State.IN_PROGRESS, State.SUSPENDED, State.AWAITING_CHECK}),
+    "done": frozenset({State.CLOSED, State.ARCHIVED}),
+}
+PUBLIC_STAGE_LABELS = {
+    "accepted": _("accepted"),
+    "handling": _("being handled"),
+    "done": _("done"),
+}
+PUBLIC_STATES = frozenset().union(*PUBLIC_STAGES.values())
+STAGE_OF_STATE = {state: stage for stage, states in PUBLIC_STAGES.items() for state in states}
+
 # The step whose clock starts when an event enters a state (see sla.STEP_LIMITS).
 STEP_OF_STATE: dict[State, str] = {
     State.REPORTED: "accept",

@@ -24,9 +24,18 @@ from gridgov.accounts.roles import Role
 from gridgov.core.flow import REPORTER, SYSTEM, Input, Rule
 
 from . import choices
-from .states import CLOCKED, OPEN, STATE_LABELS, STEP_OF_STATE, TERMINAL, State
+from .states import CLOCKED, OPEN, PUBLIC_STATES, STATE_LABELS, STEP_OF_STATE, TERMINAL, State
 
-__all__ = ["CLOCKED", "OPEN", "RULES", "STATE_LABELS", "STEP_OF_STATE", "TERMINAL", "State"]
+__all__ = [
+    "CLOCKED",
+    "OPEN",
+    "PUBLIC_STATES",
+    "RULES",
+    "STATE_LABELS",
+    "STEP_OF_STATE",
+    "TERMINAL",
+    "State",
+]
 
 
 OPS = frozenset({Role.OPERATOR, Role.CENTRE_LEADER})
@@ -66,6 +75,12 @@ SATISFACTION_OPTIONAL = Input(
 )
 LEVEL = Input("level", "choice", _("supervision level"), choices=choices.supervision_levels)
 SECRET = Input("reporter_secret", "text", _("receipt secret"), required=True)
+# The reporter proves it is theirs by the receipt's secret or the phone's last four digits.
+SECRET_OR = Input("reporter_secret", "text", _("receipt secret"))
+PHONE4 = Input("phone_last4", "text", _("last four digits of the phone"))
+RATING = Input("rating", "choice", _("rating"), required=True, choices=choices.ratings)
+COMMENT = Input("comment", "text", _("comment"))
+REPLY = Input("reply", "text", _("public reply"), required=True)
 NEW_GRID = Input("grid", "code", _("grid"), required=True)
 INSIDE = Input("inside", "boolean", _("inside the grid"))
 
@@ -286,6 +301,22 @@ RULES: dict[str, Rule] = {
             SATISFACTION_OPTIONAL,
         ),
         _r("archive", {S.CLOSED}, S.ARCHIVED, OPS, Who.CENTRE, _("Archive")),
+        # The reporter rates the result (满意 / 基本满意 / 不满意), once; it reaches the centre.
+        _r(
+            "rate",
+            {S.CLOSED, S.ARCHIVED},
+            None,
+            NOBODY,
+            Who.REPORTER,
+            _("Rate the result"),
+            RATING,
+            COMMENT,
+            SECRET_OR,
+            PHONE4,
+            by=REPORTER,
+        ),
+        # What the public reads on the square map and the progress page.
+        _r("reply", PUBLIC_STATES, None, OPS, Who.CENTRE, _("Write the public reply"), REPLY),
         _r("escalate", OPEN - {S.REPORTED}, None, OPS, Who.CENTRE, _("Escalate"), REASON),
         _r(
             "supervise",

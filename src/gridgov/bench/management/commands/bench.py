@@ -21,6 +21,9 @@ class Command(BaseCommand):
         con.add_argument("--events", type=int, default=1_000_000)
         con.add_argument("--samples", type=int, default=40)
         con.add_argument("--consoles", type=int, default=1000)
+        sq = sub.add_parser("square", help="the public square map's server time")
+        sq.add_argument("--events", type=int, default=100_000)
+        sq.add_argument("--samples", type=int, default=30)
         tick = sub.add_parser("ticker", help="one tick with many open events and some due")
         tick.add_argument("--open", type=int, default=1_000_000)
         tick.add_argument("--due", type=int, default=1000)
@@ -41,6 +44,10 @@ class Command(BaseCommand):
             from gridgov.bench.console import bench_console
 
             bench_console(out, opts["events"], opts["samples"], opts["consoles"])
+        elif opts["which"] == "square":
+            from gridgov.bench.square import bench_square
+
+            bench_square(out, opts["events"], opts["samples"])
         else:
             from gridgov.bench.events import bench_ticker
 
