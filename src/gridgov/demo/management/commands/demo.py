@@ -10,6 +10,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--county", action="append", help="only these county codes")
+        parser.add_argument(
+            "--events",
+            type=int,
+            default=0,
+            help="also file this many demo reports in Hongqi street and move them along",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         counts = demo.load(opts["county"])
@@ -17,6 +23,11 @@ class Command(BaseCommand):
             f"demo city: +{counts['regions']} regions, +{counts['grids']} grids, "
             f"+{counts['org_units']} centres/departments, +{counts['checkpoints']} checkpoints"
         )
+        if opts["events"]:
+            from gridgov.demo.events import seed_events
+
+            added = seed_events(opts["events"])
+            self.stdout.write(f"demo events: +{added} (Hongqi street; through the real workflow)")
         print_accounts(self.stdout)
 
 

@@ -33,7 +33,7 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         call_command("calendar", "sync", stdout=self.stdout)
         if opts["demo"]:
-            call_command("demo", stdout=self.stdout)
+            call_command("demo", "--events", "120", stdout=self.stdout)
         children = self._start(opts)
         self.stdout.write(f"gridgov running on http://{opts['bind']}/ (Ctrl-C stops)")
         self._supervise(children)
