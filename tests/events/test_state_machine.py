@@ -28,9 +28,12 @@ from ..eventbuilder import GRID8, in_state
 from ..factories import user_with_post
 from ..helpers import point_in
 
-# 2,000 sequences on SQLite; 1,000 on PostgreSQL, where each costs twice as much and the rules
-# under test do not depend on the database (its locking is tested in test_processes).
-_DEFAULT_EXAMPLES = "1000" if os.environ.get("GRIDGOV_DB") == "postgres" else "2000"
+# 400 sequences on SQLite, 250 on PostgreSQL (each costs about twice as much there; the rules
+# under test do not depend on the database, whose locking is tested in test_processes). With
+# derandomize the sequences follow from ClosedLoop's source: at either count they reach every
+# deep state within the first dozen sequences, and the assertion at the end fails if an edit of
+# the class makes them stop. A longer run: GRIDGOV_STATE_MACHINE_EXAMPLES=2000.
+_DEFAULT_EXAMPLES = "250" if os.environ.get("GRIDGOV_DB") == "postgres" else "400"
 EXAMPLES = int(os.environ.get("GRIDGOV_STATE_MACHINE_EXAMPLES", _DEFAULT_EXAMPLES))
 ACTIONS = list(PERSON_ACTIONS)
 # Every relation to Huiwen grid 8: its worker and leader, the street, district and city

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,18 +22,17 @@ from gridgov.patrol.models import Patrol
 
 from .. import personas
 from ..factories import user_with_post
+from ..fuzz import run_schemathesis
 from ..live import live_server
 from ..personas import GRID8
 from .kit import checkpoint, points_in
 
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_schema_conformance",
-    ]
-)
+CHECKS = [
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+]
 
 
 @pytest.fixture
@@ -69,47 +66,19 @@ def test_schemathesis_finds_no_server_error_in_the_patrol_api(
     phone: tuple[int, str, list[str]], tmp_path: Path
 ) -> None:
     port, token, ids = phone
-    config = tmp_path / "schemathesis.toml"
-    config.write_text(
+    config = (
         f"[dictionaries.patrols]\nvalues = {json.dumps(ids)}\n\n"
         '[[operations]]\ninclude-path-regex = "patrols/"\n'
         'parameters = { "path.patrol_id" = { dictionary = "patrols", probability = 0.9 } }\n'
     )
-    report = tmp_path / "report.ndjson"
-    cmd = [
-        str(Path(sys.executable).with_name("schemathesis")),
-        "--config-file",
-        str(config),
-        "run",
-        f"http://127.0.0.1:{port}/api/v1/openapi.json",
-        "--include-tag",
-        "patrols",
-        "--checks",
-        CHECKS,
-        "--header",
-        f"Authorization: Bearer {token}",
-        "--max-examples",
-        os.environ.get("GRIDGOV_FUZZ_EXAMPLES", "100"),
-        "--seed",
-        "20261128",
-        "--workers",
-        "1",
-        "--phases",
-        "examples,coverage,fuzzing",
-        "--report",
-        "ndjson",
-        "--report-ndjson-path",
-        str(report),
-        "--request-timeout",
-        "60",
-        "--suppress-health-check",
-        "all",
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=tmp_path)
-    print(out.stdout[-3000:])
-    assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
-    cases = sum(
-        len(json.loads(line).get("ScenarioFinished", {}).get("recorder", {}).get("cases", {}))
-        for line in report.read_text().splitlines()
+    cases = run_schemathesis(
+        port,
+        token,
+        tmp_path,
+        config=config,
+        checks=CHECKS,
+        examples=os.environ.get("GRIDGOV_FUZZ_EXAMPLES", "100"),
+        seed="20261128",
+        select=("--include-tag", "patrols"),
     )
     assert cases >= 500
