@@ -248,3 +248,19 @@ def test_openapi_documents_the_stamp_fields() -> None:
         "fix_at",
         "clock_skew_s",
     }
+
+
+def test_the_console_event_page_shows_the_stamp_beside_the_photo() -> None:
+    worker = client(personas.grid_worker())
+    now = timezone.now()
+    answer = ok(post(worker, phone_jpeg((400, 300)), **stamp_fields(now)), 201)
+    plain = ok(post(worker, phone_jpeg((400, 300))), 201)
+    receipt = ok(report(worker, personas.GRID8, attachments=[answer["id"], plain["id"]]), 201)
+    page = client(personas.township_operator()).get(f"/console/events/{receipt['code']}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    taken = timezone.localtime(now - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
+    assert html.count("data-stamp") == 1  # the unstamped photo has no caption
+    assert taken in html and "114.51234, 38.04210 ±12 m" in html
+    skew = Attachment.objects.get(pk=answer["id"]).clock_skew_s
+    assert skew in (2, 3, 4) and f"设备时钟 -{skew} 秒" in html  # the device was 3 s slow

@@ -210,7 +210,9 @@ def work_row(e: Event, now: datetime | None = None) -> dict[str, Any]:
 
 
 def page_attachment(a: Attachment, before: bool) -> dict[str, Any]:
-    return {**attachment(a), "name": a.original_name, "before": before}
+    # the device's clock against the server's, signed as on the photo's stamp (device − server)
+    offset = f"{-a.clock_skew_s:+d}" if a.stamped and a.clock_skew_s else ""
+    return {**attachment(a), "name": a.original_name, "before": before, "device_offset": offset}
 
 
 def page_detail(e: Event, viewer: Any, now: datetime | None = None) -> dict[str, Any]:
