@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "gridgov.console",
     "gridgov.mobile",
     "gridgov.public",
+    "gridgov.channels.wechat",
+    "gridgov.channels.open311",
     "gridgov.ops",
     "gridgov.demo",
     "gridgov.bench",
