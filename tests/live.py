@@ -19,7 +19,9 @@ def test_db_env(**extra: str) -> dict[str, str]:
     directories (never the installation's)."""
     name = str(connection.settings_dict["NAME"])
     assert "test" in name, f"refusing to point a server at {name}"
-    env = {**os.environ, "GRIDGOV_DATA_DIR": str(settings.DATA_DIR), **extra}
+    # no live stream unless a test starts one: a console would try to open it
+    env = {**os.environ, "GRIDGOV_DATA_DIR": str(settings.DATA_DIR), "GRIDGOV_STREAM_URL": ""}
+    env.update(extra)
     if connection.vendor == "sqlite":
         env.update(GRIDGOV_DB="sqlite", GRIDGOV_SQLITE_PATH=name)
     else:

@@ -8,6 +8,9 @@ gridgov bench locate
 gridgov audit verify
 gridgov totp USER [--code]
 gridgov adminpost grant|revoke|list
+gridgov open311 key CLIENT | revoke CLIENT | list
+gridgov department connect UNIT URL | disconnect UNIT
+gridgov exchange status | push | node add NODE | node revoke NODE
 gridgov <any Django command>, e.g. migrate, createsuperuser, shell
 """
 

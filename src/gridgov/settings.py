@@ -99,6 +99,8 @@ INSTALLED_APPS = [
     "gridgov.public",
     "gridgov.channels.wechat",
     "gridgov.channels.open311",
+    "gridgov.channels.exchange",
+    "gridgov.channels.notify",
     "gridgov.ops",
     "gridgov.demo",
     "gridgov.bench",
@@ -107,6 +109,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "gridgov.core.middleware.ApiJsonErrorsMiddleware",
+    # Django's and the body limit's own errors under /open311/v2/ in the GeoReport format.
+    "gridgov.channels.open311.middleware.Open311ErrorsMiddleware",
     "gridgov.core.middleware.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -266,6 +270,68 @@ PUBLIC_OVERVIEW_RATE = rate(env("PUBLIC_OVERVIEW_RATE", "60/h"))
 # phone's browser. Each challenge is valid this many seconds.
 PUBLIC_CHALLENGE_BITS = int(env("PUBLIC_CHALLENGE_BITS", "16"))
 PUBLIC_CHALLENGE_TTL = int(env("PUBLIC_CHALLENGE_TTL", "900"))
+# The WeChat official account (channels/wechat). The door is closed (404) until a token is set.
+# With an AES key the callback takes only safe-mode (encrypted) messages, never plain ones.
+WECHAT_TOKEN = env("WECHAT_TOKEN")
+WECHAT_AES_KEY = env("WECHAT_AES_KEY")  # EncodingAESKey, 43 characters
+WECHAT_APPID = env("WECHAT_APPID")
+WECHAT_SECRET = env("WECHAT_SECRET")  # AppSecret: the media API and template messages
+# Where wechatpy's client sends API calls; empty: WeChat's own (tests point it at a fake).
+WECHAT_API_BASE = env("WECHAT_API_BASE")
+# The template message sent to a reporter at each public step (empty: none is sent).
+WECHAT_TEMPLATE_PROGRESS = env("WECHAT_TEMPLATE_PROGRESS")
+# A signed request older or newer than this many seconds is refused (replays).
+WECHAT_CLOCK_SKEW = int(env("WECHAT_CLOCK_SKEW", "300"))
+# A draft nobody touched for this many seconds is abandoned.
+WECHAT_DRAFT_TTL = int(env("WECHAT_DRAFT_TTL", "1800"))
+# Messages per openid (a flood gets one polite answer, then silence); reports per openid use the
+# citizens' page limits (PUBLIC_REPORT_DEVICE_RATE and _DAILY), an openid being a device.
+WECHAT_MESSAGE_RATE = rate(env("WECHAT_MESSAGE_RATE", "30/m"))
+# Fetching a photo or voice: attempts before it is given up (from 10 s, doubling to at most
+# 1 h between attempts: about 4 hours in all; WeChat keeps media 3 days).
+WECHAT_MEDIA_ATTEMPTS = int(env("WECHAT_MEDIA_ATTEMPTS", "12"))
+# The address the public reaches this platform at (links in messages), e.g. https://grid.example.
+PUBLIC_URL = env("PUBLIC_URL").rstrip("/")
+# Notifications beyond the console (channels/notify): which kinds of notice go by SMS or email
+# to the people they concern, unless a person chose otherwise (accounts.NotificationPreference).
+NOTIFY_SMS_TOPICS = env_list(
+    "NOTIFY_SMS_TOPICS", "event.dispatched,event.overdue,event.escalated,event.reopened"
+)
+NOTIFY_EMAIL_TOPICS = env_list("NOTIFY_EMAIL_TOPICS", "")
+# Email: an SMTP server (Django's settings of the same names). Empty host: no email is sent.
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_PORT = int(env("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = env("EMAIL_FROM", "gridgov@localhost")
+NOTIFY_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# SMS through Tencent Cloud's SMS API (tencentcloud-sdk-python-sms). Empty secret id: no SMS.
+SMS_SECRET_ID = env("SMS_SECRET_ID")
+SMS_SECRET_KEY = env("SMS_SECRET_KEY")
+SMS_APP_ID = env("SMS_APP_ID")  # SmsSdkAppId
+SMS_SIGN = env("SMS_SIGN")  # the approved signature (签名), e.g. 某某市网格化服务管理中心
+SMS_REGION = env("SMS_REGION", "ap-guangzhou")
+SMS_ENDPOINT = env("SMS_ENDPOINT")  # empty: Tencent Cloud's own; host:port for a relay or a test
+SMS_SCHEME = env("SMS_SCHEME", "https")
+# The approved template per kind of notice ("event.dispatched=1234567,…"), and the one for the
+# rest; each template takes two parameters: the case number and the kind of notice.
+SMS_TEMPLATES = dict(item.split("=", 1) for item in env_list("SMS_TEMPLATES") if "=" in item)
+SMS_TEMPLATE_DEFAULT = env("SMS_TEMPLATE_DEFAULT")
+# Live notices to open consoles (channels/notify/stream.py): `gridgov stream` listens on
+# STREAM_BIND; browsers reach it at STREAM_URL (by default the bind address itself; behind a
+# reverse proxy, e.g. https://grid.example/live, with buffering off).
+STREAM_BIND = env("STREAM_BIND", "127.0.0.1:8001")
+STREAM_URL = env("STREAM_URL", f"http://{STREAM_BIND}").rstrip("/")
+STREAM_POLL_SECONDS = float(env("STREAM_POLL_SECONDS", "1"))
+# A ticket opens a stream for this long (reconnecting fetches a new one); an open stream is
+# closed when its person is deactivated or their posts change (checked every RECHECK seconds).
+STREAM_TICKET_SECONDS = int(env("STREAM_TICKET_SECONDS", "600"))
+STREAM_RECHECK_SECONDS = float(env("STREAM_RECHECK_SECONDS", "30"))
+STREAM_MAX_CONSOLES = int(env("STREAM_MAX_CONSOLES", "5000"))
+STREAM_PER_USER = int(env("STREAM_PER_USER", "10"))  # a person's oldest beyond it is closed
 # The square map: how long a tile may be cached (seconds), by the server and by browsers.
 SQUARE_CACHE_SECONDS = int(env("SQUARE_CACHE_SECONDS", "60"))
 
@@ -402,6 +468,31 @@ UPLOAD_DECODES_PER_PROCESS = int(env("UPLOAD_DECODES_PER_PROCESS", "1"))
 WATERMARK_FONT = env("WATERMARK_FONT", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 UPLOAD_AUDIO_MAX_BYTES = 5 * 2**20
 UPLOAD_AUDIO_MAX_SECONDS = 120
+# Open311 GeoReport v2 (channels/open311): the jurisdiction this endpoint serves (a client may
+# send it as jurisdiction_id), the requests each API key may make (a key's own rate, set when
+# it is issued, wins), requests without a key (reads) per address, and how long an identical
+# POST of one client without an Idempotency-Key counts as a retry (seconds; see
+# docs/integration.md).
+OPEN311_JURISDICTION = env("OPEN311_JURISDICTION", "sjz.gov.cn")
+OPEN311_KEY_RATE = rate(env("OPEN311_KEY_RATE", "600/h"))
+OPEN311_ADDRESS_RATE = rate(env("OPEN311_ADDRESS_RATE", "300/h"))
+OPEN311_REPLAY_WINDOW = int(env("OPEN311_REPLAY_WINDOW", "86400"))
+# Upper-level exchange (channels/exchange): new events, their changes and daily statistics
+# pushed to a parent platform (docs/integration.md). Empty parent URL: nothing is queued or sent.
+# The URL is the parent's exchange base, e.g. https://province.example/exchange/v1. NODE names
+# this instance to the parent (the city's region code); SECRET is the key the parent printed
+# with `gridgov exchange node add NODE`. Items per request, bytes per request (at least one
+# item), the request timeout (seconds), the longest wait between retries (seconds; doubling
+# from 5 s), batches per tick, and, as a parent, the clock skew a signature may have (seconds).
+EXCHANGE_PARENT_URL = env("EXCHANGE_PARENT_URL").rstrip("/")
+EXCHANGE_NODE = env("EXCHANGE_NODE")
+EXCHANGE_SECRET = env("EXCHANGE_SECRET")
+EXCHANGE_BATCH = int(env("EXCHANGE_BATCH", "100"))
+EXCHANGE_BATCH_BYTES = int(env("EXCHANGE_BATCH_BYTES", str(512 * 2**10)))
+EXCHANGE_TIMEOUT = float(env("EXCHANGE_TIMEOUT", "10"))
+EXCHANGE_BACKOFF_MAX = float(env("EXCHANGE_BACKOFF_MAX", "600"))
+EXCHANGE_BATCHES_PER_TICK = int(env("EXCHANGE_BATCHES_PER_TICK", "20"))
+EXCHANGE_CLOCK_SKEW = int(env("EXCHANGE_CLOCK_SKEW", "300"))
 # Request bodies: refused from their Content-Length before anything is read (first matching
 # path prefix wins). An upload is a photo (10 MB) plus the multipart envelope.
 REQUEST_BODY_LIMITS = [
@@ -409,6 +500,8 @@ REQUEST_BODY_LIMITS = [
     # A console action may carry up to 9 photos (each checked like an API upload).
     ("/console/events/", 9 * UPLOAD_IMAGE_MAX_BYTES + 2**20),
     ("/console/", 2**20),
+    ("/open311/", 64 * 2**10),  # form-encoded reports, no files
+    ("/wechat/", 64 * 2**10),  # one message: WeChat's text is at most 2048 characters
     ("/api/", 2**20),
     ("/admin/", 5 * 2**20),
 ]

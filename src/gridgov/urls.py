@@ -20,6 +20,7 @@ urlpatterns = [
     path("r/", include("gridgov.public.urls")),
     path("wechat/", include("gridgov.channels.wechat.urls")),
     path("open311/v2/", include("gridgov.channels.open311.urls")),
+    path("exchange/v1/", include("gridgov.channels.exchange.urls")),
     # Over the admin's own: every signed-in account may change its password, audited.
     path("admin/password_change/", account_views.OwnPasswordChange.as_view()),
     path("admin/password_change/done/", account_views.OwnPasswordChangeDone.as_view()),

@@ -1,5 +1,5 @@
-"""`gridgov run` starts web and ticker, and stops them all on SIGTERM; two installations on one
-host keep their own gunicorn control sockets."""
+"""`gridgov run` starts web, ticker and the live stream, and stops them all on SIGTERM; two
+installations on one host keep their own gunicorn control sockets."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_run_starts_three_processes_and_serves(tmp_path: Path) -> None:
-    port = free_port()
+def test_run_starts_web_ticker_and_stream_and_serves(tmp_path: Path) -> None:
+    port, stream_port = free_port(), free_port()
     env = {
         **os.environ,
         "GRIDGOV_DB": "sqlite",
         "GRIDGOV_DATA_DIR": str(tmp_path),
         "GRIDGOV_TICKER_INTERVAL": "0.5",
+        "GRIDGOV_STREAM_BIND": f"127.0.0.1:{stream_port}",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "gridgov", "run", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
@@ -52,7 +53,9 @@ def test_run_starts_three_processes_and_serves(tmp_path: Path) -> None:
         assert body is not None and body["status"] == "ok"
         assert body["ticker_beat"], "the ticker should have beaten"
         names = sorted(" ".join(c.cmdline()[2:4]) for c in psutil.Process(proc.pid).children())
-        assert names == ["gridgov ticker", "gunicorn gridgov.wsgi"]
+        assert names == ["gridgov stream", "gridgov ticker", "gunicorn gridgov.wsgi"]
+        live = urllib.request.urlopen(f"http://127.0.0.1:{stream_port}/health", timeout=5)
+        assert live.read().startswith(b"ok")
         assert (tmp_path / "gunicorn.ctl").exists()  # this installation's own control socket
         assert (tmp_path / "gridgov.sqlite3").exists()
     finally:

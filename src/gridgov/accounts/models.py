@@ -216,3 +216,33 @@ class Lockout(models.Model):
 
     def is_locked(self) -> bool:
         return self.locked_until is not None and self.locked_until > timezone.now()
+
+
+class NotificationPreference(models.Model):
+    """How one person wants to hear of one kind of notice beyond the console: by email, by SMS.
+    ``topic`` "*" stands for every kind without a row of its own. Without any row the city's
+    defaults apply (settings.NOTIFY_SMS_TOPICS, NOTIFY_EMAIL_TOPICS)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notify_preferences")
+    topic = models.CharField(_("kind of notice"), max_length=48)
+    email = models.BooleanField(_("by email"), default=False)
+    sms = models.BooleanField(_("by SMS"), default=False)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [models.UniqueConstraint(fields=["user", "topic"], name="notify_pref_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.topic}"
+
+
+class NotificationCursor(models.Model):
+    """The newest in-app notice a person has seen: everything after it is unread. One mark per
+    person, because a notice to a unit is one row shared by everyone in it."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="notify_cursor")
+    seen_up_to = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.seen_up_to}"

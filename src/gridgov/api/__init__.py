@@ -21,6 +21,7 @@ from gridgov.core.schema import errors
 from .events import public as events_public
 from .events import router as events_router
 from .mobile import router as mobile_router
+from .notifications import router as notifications_router
 from .patrol import router as patrol_router
 from .public import router as public_router
 from .regions import router as regions_router
@@ -29,6 +30,7 @@ api = NinjaAPI(title="gridgov API", version="1", urls_namespace="api")
 api.add_router("/", regions_router)
 api.add_router("/", events_router)
 api.add_router("/", patrol_router)
+api.add_router("/", notifications_router)
 api.add_router("/public", events_public)
 api.add_router("/public", public_router)
 api.add_router("/mobile", mobile_router)

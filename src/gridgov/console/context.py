@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from gridgov.accounts import notifications
 from gridgov.accounts.middleware import ACTIVE_POST
 
 from . import surfaces
@@ -23,4 +24,5 @@ def work(request: HttpRequest) -> dict[str, Any]:
         "has_inbox": surfaces.has_inbox(user),
         "has_board": surfaces.has_board(user),
         "has_patrols": surfaces.has_patrols(user),
+        "unread": notifications.unread(user),
     }

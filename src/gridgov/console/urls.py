@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import command, patrols, views
+from . import command, notices, patrols, views
 
 app_name = "console"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("inbox/", views.inbox, name="inbox"),
     path("poll/", views.poll, name="poll"),
+    path("notices/", notices.notices_page, name="notices"),
+    path("notices/ticket/", notices.ticket, name="notices_ticket"),
     path("events/<str:code>/", views.event_page, name="event"),
     path("events/<str:code>/act/<str:action>/", views.act, name="act"),
     path("events/<str:code>/reporter/", views.unmask, name="unmask"),

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from . import audit, idempotency
@@ -31,6 +32,11 @@ from .text import visible
 M = TypeVar("M", bound=models.Model)
 
 USER, REPORTER, SYSTEM = "user", "reporter", "system"  # who takes an action
+# Sent inside the transaction of every change a flow's object goes through, its creation
+# included (``before`` is then None), with ``obj``, ``action``, ``before`` (the row as it was
+# read) and ``at``: higher layers (the upper-level exchange) write their outbox rows with the
+# change without the domain importing them. A receiver's error rolls the change back.
+changed = Signal()
 # Inputs every action by a person may carry.
 COMMON_INPUTS = ("note", "attachments", "expected_version")
 
@@ -264,6 +270,7 @@ def _write(flow: Flow[M], ctx: Ctx[M]) -> None:
         flow.after_timeline(ctx)
     for fn in ctx.after:
         fn()
+    changed.send(flow.model, obj=ctx.obj, action=ctx.rule.action, before=ctx.before, at=ctx.now)
     before, after = ctx.before[flow.state_field], getattr(ctx.obj, flow.state_field)
     audit.record(
         f"{flow.name}.{ctx.rule.action}",

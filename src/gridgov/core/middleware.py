@@ -25,12 +25,22 @@ def tile_source() -> str:
     return f" {parts.scheme}://{parts.netloc}"
 
 
+def stream_source() -> str:
+    """The live stream's origin (``gridgov stream``), which consoles open an event stream to,
+    when it is not the platform's own."""
+    parts = urlsplit(getattr(settings, "STREAM_URL", ""))
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.:-]+", parts.netloc):
+        return ""
+    return f" {parts.scheme}://{parts.netloc}"
+
+
 def csp() -> str:
     """The pages' Content-Security-Policy: everything from the platform itself, plus images from
     a configured map tile source."""
     return "; ".join(
         [
             "default-src 'self'",
+            "connect-src 'self'" + stream_source(),
             "img-src 'self' data: blob:" + tile_source(),
             "style-src 'self' 'unsafe-inline'",
             "media-src 'self' blob:",

@@ -139,6 +139,8 @@ class Outbox(models.Model):
     class Channel(models.TextChoices):
         INAPP = "inapp", _("in-app")
         SMS = "sms", _("SMS")
+        EMAIL = "email", _("email")
+        WEBHOOK = "webhook", _("a department's own system")
         WECHAT = "wechat", _("WeChat template message")
         EXCHANGE = "exchange", _("upper-level platform")
 

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 Deliver = Callable[[Outbox], None]
 ADAPTERS: dict[str, Deliver] = {}
+# Channels a sender of their own delivers in batches (the upper-level exchange): their rows are
+# queued with no next_attempt_at, so deliver_due never picks them up.
+BATCHED: set[str] = set()
 BATCH = 200
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -42,7 +45,7 @@ def enqueue(
             "recipient": recipient,
             "payload": payload,
             "created_at": now,
-            "next_attempt_at": now,
+            "next_attempt_at": None if channel in BATCHED else now,
         },
     )
     return msg

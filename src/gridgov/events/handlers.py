@@ -44,9 +44,12 @@ def _notify_centre(ctx: Ctx, topic: str) -> None:
 def _notify_reporters(ctx: Ctx, topic: str) -> None:
     """The reporter and the reporters of every report merged into this one."""
     e = ctx.obj
-    ids = [e.pk, *e.merged_children.values_list("pk", flat=True)]
-    for rid in ids:
-        sla.notify(e, topic, f"reporter:{rid}", key=f"{e.pk}:{e.version + 1}:{topic}:{rid}")
+    rows = [(e.pk, e.channel), *e.merged_children.values_list("pk", "channel")]
+    for rid, channel in rows:
+        key = f"{e.pk}:{e.version + 1}:{topic}:{rid}"
+        sla.notify(e, topic, f"reporter:{rid}", key=key)
+        if channel == Event.Channel.WECHAT:  # and to the reporter's WeChat, by the outbox
+            sla.notify(e, topic, f"reporter:{rid}", key=f"{key}:wechat", channel="wechat")
 
 
 # ----------------------------------------------------------------------------- action handlers

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, codes, idempotency, refcache
+from gridgov.core import audit, codes, flow, idempotency, refcache
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
@@ -276,6 +276,8 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any, owne
     _claim_attachments(event, report.attachments, actor)
     square.follow(None, event)  # public at once only when fixed on the spot
     _announce(event, route)
+    action = "self_resolve" if report.resolved_on_spot else "report"
+    flow.changed.send(Event, obj=event, action=action, before=None, at=now)
     audit.record(
         "event.report",
         actor=actor,

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from . import relations, square
@@ -204,3 +204,21 @@ def overview(e: Event) -> dict[str, Any] | None:
     if e.category_id not in on_square_categories():
         return None
     return {"code": e.code, **square_item(e)}
+
+
+# ----------------------------------------------------------------------------- other doors
+
+
+def on_square() -> Q:
+    """The events the square map may show, as a filter (Open311's ``GET requests`` lists no
+    others to strangers): accepted, public, in a category on the square now."""
+    return Q(
+        is_public=True,
+        state__in=sorted(str(s) for s in STAGE_OF_STATE),
+        category_id__in=on_square_categories(),
+    )
+
+
+def snapped(lon: float, lat: float) -> tuple[float, float]:
+    """A place as the square map shows it: the centre of its 0.001° cell."""
+    return _snap(lon), _snap(lat)

@@ -116,6 +116,7 @@ def notify(
     recipient: str,
     extra: dict[str, object] | None = None,
     key: str | None = None,
+    channel: str = "inapp",
 ) -> None:
     payload = {
         "event": str(event.pk),
@@ -124,4 +125,4 @@ def notify(
         "state": event.state,
         **(extra or {}),
     }
-    outbox.enqueue(topic, recipient, payload, key=key)
+    outbox.enqueue(topic, recipient, payload, channel=channel, key=key)

@@ -6,3 +6,6 @@ class WechatConfig(AppConfig):
     name = "gridgov.channels.wechat"
     label = "wechat"
     verbose_name = _("WeChat official account")
+
+    def ready(self) -> None:
+        from . import media, push  # noqa: F401  (the ticker's jobs, the outbox's adapter)

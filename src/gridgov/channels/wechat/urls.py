@@ -1,3 +1,5 @@
 from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [path("callback", views.callback, name="wechat-callback")]

@@ -24,6 +24,10 @@ class Command(BaseCommand):
         sq = sub.add_parser("square", help="the public square map's server time")
         sq.add_argument("--events", type=int, default=100_000)
         sq.add_argument("--samples", type=int, default=30)
+        wx = sub.add_parser("wechat", help="the WeChat callback's answer times under a burst")
+        wx.add_argument("--users", type=int, default=50)
+        wx.add_argument("--workers", type=int, default=2)
+        wx.add_argument("--threads", type=int, default=4)
         tick = sub.add_parser("ticker", help="one tick with many open events and some due")
         tick.add_argument("--open", type=int, default=1_000_000)
         tick.add_argument("--due", type=int, default=1000)
@@ -48,6 +52,10 @@ class Command(BaseCommand):
             from gridgov.bench.square import bench_square
 
             bench_square(out, opts["events"], opts["samples"])
+        elif opts["which"] == "wechat":
+            from gridgov.bench.wechat import bench_wechat
+
+            bench_wechat(out, opts["users"], opts["workers"], opts["threads"])
         else:
             from gridgov.bench.events import bench_ticker
 

@@ -89,6 +89,38 @@
   }
   if (cursor !== null) setInterval(poll, POLL_MS);
 
+  // --- live notices: the bell listens to `gridgov stream` (server-sent events) with a signed
+  // ticket; a closed stream asks for a new ticket (they expire) a little later.
+  var bell = document.getElementById("bell");
+  var bellCount = document.getElementById("bell-count");
+  function bump() {
+    if (!bellCount) return;
+    bellCount.textContent = String((parseInt(bellCount.textContent, 10) || 0) + 1);
+    bellCount.hidden = false;
+  }
+  function listen() {
+    if (!bell || !window.EventSource) return;
+    fetch(bell.dataset.ticketUrl, {
+      credentials: "same-origin",
+      headers: { "X-Gridgov-Passive": "1", "Accept": "application/json" },
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+      if (!d || !d.url) return;
+      var stream = new EventSource(d.url);
+      stream.addEventListener("notice", function (ev) {
+        var n = JSON.parse(ev.data);
+        bump();
+        say(n.subject + " " + n.code + " " + n.title);
+        if (list() && window.htmx) window.htmx.trigger(list(), "refresh");
+        if (onDuty()) beep();
+      });
+      stream.onerror = function () {
+        // closed for good (an expired ticket, the stream restarted): a new ticket in a while
+        if (stream.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
+      };
+    }).catch(function () { setTimeout(listen, 30000); });
+  }
+  listen();
+
   // --- a select that submits its form (switching posts)
   document.addEventListener("change", function (ev) {
     if (ev.target.matches && ev.target.matches("[data-autosubmit]")) ev.target.form.submit();

@@ -1,4 +1,4 @@
-"""Run the platform: web (gunicorn) and the ticker, as one process group."""
+"""Run the platform: web (gunicorn), the ticker and the live stream, as one process group."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Migrate, then run web + ticker until interrupted."
+    help = "Migrate, then run web + ticker + stream until interrupted."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--bind", default=os.environ.get("GRIDGOV_BIND", "127.0.0.1:8000"))
@@ -62,6 +62,8 @@ class Command(BaseCommand):
                 str(Path(settings.DATA_DIR) / "gunicorn.ctl"),
             ],
             "ticker": [py, "-m", "gridgov", "ticker"],
+            # live notices for open consoles: idle sockets in one asyncio loop, not web threads
+            "stream": [py, "-m", "gridgov", "stream"],
         }
         return {name: subprocess.Popen(cmd) for name, cmd in commands.items()}  # noqa: S603
 
