@@ -22,6 +22,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _stream_health(port: int, deadline: float) -> bytes:
+    """The stream's own health answer, once it listens (it starts beside the web server)."""
+    while True:
+        try:
+            return bytes(
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+            )
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 def test_run_starts_web_ticker_and_stream_and_serves(tmp_path: Path) -> None:
     port, stream_port = free_port(), free_port()
     env = {
@@ -54,8 +67,7 @@ def test_run_starts_web_ticker_and_stream_and_serves(tmp_path: Path) -> None:
         assert body["ticker_beat"], "the ticker should have beaten"
         names = sorted(" ".join(c.cmdline()[2:4]) for c in psutil.Process(proc.pid).children())
         assert names == ["gridgov stream", "gridgov ticker", "gunicorn gridgov.wsgi"]
-        live = urllib.request.urlopen(f"http://127.0.0.1:{stream_port}/health", timeout=5)
-        assert live.read().startswith(b"ok")
+        assert _stream_health(stream_port, time.monotonic() + 30).startswith(b"ok")
         assert (tmp_path / "gunicorn.ctl").exists()  # this installation's own control socket
         assert (tmp_path / "gridgov.sqlite3").exists()
     finally:
