@@ -99,7 +99,8 @@ def test_an_unsolved_or_forged_challenge_is_refused_and_nothing_is_stored(
 ) -> None:
     c = Client()
     data = body(c)
-    if change.get("answer") == "0" and challenge.check(data["challenge"], "0") is None:
+    solved_by_zero = not isinstance(challenge.verify(data["challenge"], "0"), str)
+    if change.get("answer") == "0" and solved_by_zero:
         pytest.skip("0 happens to solve this challenge")  # one chance in 256
     before = Event.objects.count()
     r = post_report(c, device(), {**data, **change})

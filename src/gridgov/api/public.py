@@ -32,6 +32,7 @@ from gridgov.events.attachments import OPERATION as UPLOAD_OPERATION
 from gridgov.events.attachments import do_upload
 from gridgov.events.intake import Intake, Report, do_intake, replay
 from gridgov.events.models import Attachment, Category, Event
+from gridgov.events.relations import proves_reporter
 
 router = Router(tags=["public"])
 
@@ -342,7 +343,7 @@ def _own_case(request: HttpRequest, code: str, proof: ProofIn) -> Event:
     per address only, and its holder is never locked out by others' attempts."""
     if proof.reporter_secret:
         e = square.case(code)
-        if e is None or not square.proves(e, secret=proof.reporter_secret):
+        if e is None or not proves_reporter(e, secret=proof.reporter_secret):
             _limit("pub-secret-a", _address(request), settings.PUBLIC_LOOKUP_RATE, _(AGAIN))
             raise NotFound()
         return e
@@ -351,7 +352,7 @@ def _own_case(request: HttpRequest, code: str, proof: ProofIn) -> Event:
     _limit("pub-digits-a", _address(request), settings.PUBLIC_LOOKUP_RATE, _(AGAIN))
     _limit("pub-digits-c", code, settings.PUBLIC_LOOKUP_CASE_RATE, _(AGAIN))
     e = square.case(code)
-    if e is None or not square.proves(e, phone_last4=proof.phone_last4):
+    if e is None or not proves_reporter(e, phone_last4=proof.phone_last4):
         raise NotFound()
     return e
 

@@ -86,14 +86,6 @@ def spend(solved: Solved) -> bool:
     return _spend(solved.nonce, solved.expires)
 
 
-def check(token: str, counter: str) -> str | None:
-    """verify and spend at once: None when the challenge may be used now."""
-    found = verify(token, counter)
-    if isinstance(found, str):
-        return found
-    return None if spend(found) else "the challenge was used already; ask for a new one"
-
-
 def _spend(nonce: str, expires: int) -> bool:
     """Mark the nonce used (a counter row kept until the token expires); False when it was
     used before."""

@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from . import relations, square
+from . import square
 from .models import Category, Event, SquareCount
 from .states import PUBLIC_STAGE_LABELS, PUBLIC_STAGES, STAGE_OF_STATE, STATE_LABELS, State
 
@@ -140,10 +140,6 @@ def case(code: str) -> Event | None:
         .filter(code=code)
         .first()
     )
-
-
-def proves(e: Event, *, secret: str = "", phone_last4: str = "") -> bool:
-    return relations.proves_reporter(e, secret, phone_last4)
 
 
 PUBLIC_STEPS = {
