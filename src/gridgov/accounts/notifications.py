@@ -164,26 +164,15 @@ def latest_notice_id() -> int:
     return int(Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
 
 
-def notices_after(after: int, limit: int = 500) -> list[dict[str, Any]]:
+def notices_after(after: int, limit: int = 500) -> list[Notification]:
     """Every notice newer than ``after``, oldest first: what the stream hands out."""
-    rows = Notification.objects.filter(pk__gt=after).order_by("pk")[:limit]
-    return [_plain(n) for n in rows]
+    return list(Notification.objects.filter(pk__gt=after).order_by("pk")[:limit])
 
 
-def notices_for(addresses: list[str], after: int, limit: int = 100) -> list[dict[str, Any]]:
+def notices_for(addresses: list[str], after: int, limit: int = 100) -> list[Notification]:
     """The notices at these addresses newer than ``after``: a reconnecting console's gap."""
     rows = Notification.objects.filter(recipient__in=addresses, pk__gt=after).order_by("pk")
-    return [_plain(n) for n in rows[:limit]]
-
-
-def _plain(n: Notification) -> dict[str, Any]:
-    return {
-        "pk": n.pk,
-        "recipient": n.recipient,
-        "topic": n.topic,
-        "payload": n.payload,
-        "created_at": n.created_at,
-    }
+    return list(rows[:limit])
 
 
 TICKET_SALT = "gridgov.notify.stream"

@@ -12,6 +12,7 @@ from ninja import Field, Query, Router, Schema
 from gridgov.accounts import notifications
 from gridgov.accounts.auth import API_AUTH
 from gridgov.core.schema import errors
+from gridgov.events import notices
 
 router = Router(auth=API_AUTH, tags=["notifications"])
 
@@ -59,25 +60,12 @@ class PreferenceOut(Schema):
     sms: bool
 
 
-def _item(n: Any, seen: int) -> dict[str, Any]:
-    p = n.payload if isinstance(n.payload, dict) else {}
-    return {
-        "id": n.pk,
-        "topic": n.topic,
-        "code": str(p.get("code", "")),
-        "title": str(p.get("title", "")),
-        "state": str(p.get("state", "")),
-        "at": n.created_at,
-        "unread": n.pk > seen,
-    }
-
-
 @router.get("/notifications", response={200: NoticesOut, **errors()})
 def list_notices(request: HttpRequest, q: Query[NoticesQuery]) -> dict[str, Any]:
     """Newest first (50), or with ``after`` the ones newer than it, oldest first."""
     user = request.user
     seen = notifications.seen_up_to(user)
-    items = [_item(n, seen) for n in notifications.notices(user, after=q.after)]
+    items = [notices.item(n, seen) for n in notifications.notices(user, after=q.after)]
     return {"unread": notifications.unread(user), "seen_up_to": seen, "items": items}
 
 

@@ -3,8 +3,6 @@ stream (``gridgov stream``) the header's bell listens on."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -16,24 +14,12 @@ from gridgov.accounts import notifications
 from gridgov.events import notices as texts
 
 
-def _row(n: Any, seen: int) -> dict[str, Any]:
-    payload = n.payload if isinstance(n.payload, dict) else {}
-    return {
-        "id": n.pk,
-        "subject": texts.subject(n.topic),
-        "code": str(payload.get("code", "")),
-        "title": str(payload.get("title", "")),
-        "at": n.created_at,
-        "unread": n.pk > seen,
-    }
-
-
 @login_required
 @require_GET
 def notices_page(request: HttpRequest) -> HttpResponse:
     """The newest notices; opening the page reads them."""
     seen = notifications.seen_up_to(request.user)
-    rows = [_row(n, seen) for n in notifications.notices(request.user)]
+    rows = [texts.item(n, seen) for n in notifications.notices(request.user)]
     if rows:
         notifications.do_mark_seen(request.user, rows[0]["id"])
     return render(request, "console/notices.html", {"title": "", "rows": rows})

@@ -3,6 +3,8 @@ line (email body, SMS)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext_lazy as _
 
 SUBJECTS = {
@@ -45,3 +47,18 @@ def line(topic: str, payload: dict[str, object]) -> str:
         )
         .strip()
     )
+
+
+def item(n: Any, seen: int = 0) -> dict[str, Any]:
+    """One notice as the console, the API and the live stream show it (``n`` a Notification)."""
+    payload = n.payload if isinstance(n.payload, dict) else {}
+    return {
+        "id": n.pk,
+        "topic": n.topic,
+        "subject": subject(n.topic),
+        "code": str(payload.get("code", "")),
+        "title": str(payload.get("title", "")),
+        "state": str(payload.get("state", "")),
+        "at": n.created_at,
+        "unread": n.pk > seen,
+    }

@@ -42,18 +42,10 @@ QUEUE = 200  # notices a slow console may fall behind by before it is dropped (i
 T = TypeVar("T")
 
 
-def event_text(row: dict[str, Any]) -> str:
-    payload = row["payload"] if isinstance(row["payload"], dict) else {}
-    data = {
-        "id": row["pk"],
-        "topic": row["topic"],
-        "subject": texts.subject(row["topic"]),
-        "code": payload.get("code", ""),
-        "title": payload.get("title", ""),
-        "at": row["created_at"],
-    }
+def event_text(n: Any) -> str:
+    data = {k: v for k, v in texts.item(n).items() if k != "unread"}
     body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False)
-    return f"id: {row['pk']}\nevent: notice\ndata: {body}\n\n"
+    return f"id: {n.pk}\nevent: notice\ndata: {body}\n\n"
 
 
 @dataclass(eq=False)
@@ -137,12 +129,12 @@ class Hub:
             return 0
         after = self.last
         rows = await self.run_db(lambda: notifications.notices_after(after))
-        for row in rows:
-            text = event_text(row)
+        for n in rows:
+            text = event_text(n)
             for console in self.consoles:
-                if row["recipient"] in console.addresses:
+                if n.recipient in console.addresses:
                     console.offer(text)
-            self.last = max(self.last, row["pk"])
+            self.last = max(self.last, n.pk)
         return len(rows)
 
 
@@ -228,9 +220,9 @@ class Server:
         if resume and resume < self.hub.last:
             last, addresses = self.hub.last, sorted(console.addresses)
             missed = await self.hub.run_db(lambda: notifications.notices_for(addresses, resume))
-            for row in missed:
-                if row["pk"] <= last:  # newer ones come from the poller
-                    writer.write(event_text(row).encode())
+            for n in missed:
+                if n.pk <= last:  # newer ones come from the poller
+                    writer.write(event_text(n).encode())
         await writer.drain()
 
     async def _pump(
