@@ -168,8 +168,12 @@ def _database() -> dict[str, object]:
         raise RuntimeError(f"GRIDGOV_DB must be sqlite or postgres, not {kind!r}")
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
-        "ENGINE": "django.db.backends.sqlite3",
+        # Django's backend with one writer queue per process (core/sqlite, ADR 0017)
+        "ENGINE": "gridgov.core.sqlite",
         "NAME": env("SQLITE_PATH", str(DATA_DIR / "gridgov.sqlite3")),
+        # One connection per thread, kept: opening one reads the schema and runs the PRAGMAs
+        # again, and a fresh connection starts with a cold page cache.
+        "CONN_MAX_AGE": 600,
         "OPTIONS": {
             # Writers queue instead of failing; IMMEDIATE takes the write lock at BEGIN so a
             # read-then-write transaction cannot deadlock against another writer.

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db.backends.sqlite3.base import DatabaseWrapper
+
+from gridgov.core.sqlite.base import DatabaseWrapper
 
 
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    settings.DATABASES["default"]["ENGINE"] != "gridgov.core.sqlite",
     reason="SQLite pragmas; the SQLite run checks them",
 )
 def test_sqlite_file_runs_wal_full_sync_and_immediate(

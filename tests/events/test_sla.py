@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from gridgov.core import ticker, workcal
 from gridgov.core.models import Outbox
-from gridgov.events import sla
+from gridgov.events import alarms, sla
 from gridgov.events.models import Event
 from gridgov.regions import locator
 
@@ -61,14 +61,13 @@ def test_escalation_needs_nothing_but_the_database() -> None:
     assert event.supervision == "red" and event.handling_level == "county"
 
 
-def test_two_tickers_act_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_tickers_act_once() -> None:
     """A second ticker that read the same due list acts on nothing the first already did."""
     event = in_state("dispatched")
     with time_machine.travel(event.due_at + timedelta(seconds=1)):  # type: ignore[operator]
-        stale = sla.due_ids(timezone.now())  # what ticker B read before A ran
+        stale = list(Event.objects.filter(pk=event.pk))  # what ticker B read before A ran
         assert ticker.tick()["sla"] == 1  # ticker A
-        monkeypatch.setattr(sla, "due_ids", lambda now, limit=500: stale)
-        assert ticker.tick()["sla"] == 0  # ticker B with its stale list
+        assert alarms.ring(stale, timezone.now()) == 0  # ticker B with its stale rows
     assert Event.objects.get(pk=event.pk).overdue_count == 1
     assert Event.objects.get(pk=event.pk).timeline.filter(action="overdue").count() == 1
 
@@ -129,3 +128,17 @@ def test_event_deadlines_cross_the_weekend_national_day_and_a_make_up_saturday()
         e = services.act(e.pk, "dispatch", op(), services.Input(target_grid=e.grid_code))
         e = services.act(e.pk, "sign", worker())
     assert e.due_at == datetime(2026, 11, 23, 11, 30, tzinfo=cst)  # Monday
+
+
+def test_a_batch_with_one_changed_event_writes_none_and_the_next_tick_does_all() -> None:
+    """The ticker's batch is one transaction: an event changed since it was read (an action
+    won) makes the batch write nothing, not a half; the next tick reads them afresh."""
+    events = [in_state("dispatched") for _ in range(3)]
+    late = max(e.due_at for e in events if e.due_at) + timedelta(seconds=1)
+    with time_machine.travel(late):
+        read = list(Event.objects.filter(pk__in=[e.pk for e in events]).order_by("pk"))
+        Event.objects.filter(pk=read[1].pk).update(version=read[1].version + 1)  # it moved on
+        assert alarms.ring(read, timezone.now()) == 0
+        assert not Event.objects.filter(pk__in=[e.pk for e in events], supervision="red").exists()
+        assert ticker.tick()["sla"] == 3
+    assert Event.objects.filter(pk__in=[e.pk for e in events], supervision="red").count() == 3

@@ -157,10 +157,11 @@ class ClosedLoop(RuleBasedStateMachine):
         e = Event.objects.get(pk=self.event.pk)
         if e.alarm_at is None:
             return
+        state, version = e.state, e.version
         with time_machine.travel(e.alarm_at + timedelta(seconds=1), tick=False):
-            assert alarms._ring(e.pk, e.version, timezone.now()) == 1
+            assert alarms.ring([e], timezone.now()) == 1
         after = Event.objects.get(pk=e.pk)
-        assert after.state == e.state and after.version == e.version + 1
+        assert after.state == state and after.version == version + 1
         assert after.supervision in ("yellow", "red")
 
     @invariant()

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core import sql
 from gridgov.core.fields import EncryptedTextField
 from gridgov.orgs.models import OrgUnit
 
@@ -137,11 +138,15 @@ class ApiToken(models.Model):
 
     @classmethod
     def lookup(cls, raw: str) -> ApiToken | None:
-        return (
-            cls.objects.select_related("user")
-            .filter(digest=_digest(raw), revoked=False, user__is_active=True)
-            .first()
+        """The live token and its active user: read on every API request, so a fixed
+        statement (core.sql) rather than a join the ORM would compile each time."""
+        found = sql.select_joined(
+            cls,
+            "user",
+            "t.digest = %s AND t.revoked = %s AND r.is_active = %s",
+            [_digest(raw), False, True],
         )
+        return found[0] if found else None
 
 
 class PasswordHistory(models.Model):

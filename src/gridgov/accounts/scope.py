@@ -13,9 +13,11 @@ from typing import Any
 from django.db.models import Q
 
 from gridgov.core import scope as core_scope
+from gridgov.core import sql
 from gridgov.core.codes import code_range, collapse, upper_bound
 from gridgov.core.scope import Reach, can, covers, register, restrict
 
+from .models import Post
 from .roles import allowed
 
 __all__ = [
@@ -45,9 +47,17 @@ def active_posts(user: Any) -> list[Any]:
         return []
     cached = getattr(user, "_gridgov_posts", None)
     if cached is None:
-        cached = list(user.posts.filter(active=True).select_related("org_unit"))
+        cached = _load_posts(user.pk)
         user._gridgov_posts = cached
     return cached
+
+
+def _load_posts(user_id: int) -> list[Post]:
+    """The user's active posts with their units, read once per request (core.sql: a fixed
+    statement, as every API request reads them)."""
+    return sql.select_joined(
+        Post, "org_unit", "t.user_id = %s AND t.active = %s ORDER BY t.id", [user_id, True]
+    )
 
 
 def reaches(user: Any, resource: str, action: str) -> list[Reach]:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,19 +35,32 @@ BENCH_PG_NAME = "gridgov_bench"
 
 
 @contextmanager
-def scratch_env() -> Iterator[dict[str, str]]:
-    """Environment for child processes pointing at a fresh scratch database."""
+def scratch_env(pg_name: str = BENCH_PG_NAME, drop: bool = False) -> Iterator[dict[str, str]]:
+    """Environment for child processes on a fresh scratch database with data and keys of its
+    own (a benchmark never touches the installation's ``.var`` or ``.keys``); with ``drop``
+    a PostgreSQL scratch database is dropped afterwards."""
+    pg = os.environ.get("GRIDGOV_DB") == "postgres"
     with tempfile.TemporaryDirectory(prefix="gridgov-bench-") as tmp:
-        env = {**os.environ, "GRIDGOV_DATA_DIR": tmp}
-        if os.environ.get("GRIDGOV_DB") == "postgres":
-            _recreate_pg(BENCH_PG_NAME)
-            env.update(GRIDGOV_PG_NAME=BENCH_PG_NAME)
+        env = {
+            **os.environ,
+            "GRIDGOV_DATA_DIR": str(Path(tmp) / "data"),
+            "GRIDGOV_KEY_DIR": str(Path(tmp) / "keys"),
+            "GRIDGOV_STREAM_URL": "",
+        }
+        if pg:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+            _pg_admin(f'CREATE DATABASE "{pg_name}"')
+            env.update(GRIDGOV_PG_NAME=pg_name)
         else:
             env.update(GRIDGOV_DB="sqlite", GRIDGOV_SQLITE_PATH=str(Path(tmp) / "bench.sqlite3"))
-        yield env
+        try:
+            yield env
+        finally:
+            if pg and drop:
+                _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
-def _recreate_pg(name: str) -> None:
+def _pg_admin(statement: str) -> None:
     import psycopg
 
     conn = psycopg.connect(
@@ -57,8 +71,7 @@ def _recreate_pg(name: str) -> None:
         autocommit=True,
     )
     with conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(statement.encode())  # our own names only
 
 
 def gridgov(env: dict[str, str], *args: str) -> str:
@@ -193,24 +206,75 @@ def bench_intake(
         token = gridgov(env, "token", "qiaoxi_operator", "bench").strip()
         points = _points(env, county, 500)
         baseline = durable_insert_rate(env)
-        with gunicorn(env, workers, threads) as (_web, port):
-            _client_loop(port, token, points, 20, [], [])  # warm up: locator, calendar, caches
-            latencies: list[float] = []
-            errors: list[str] = []
-            per_client = reports // clients
-            pool = [
-                threading.Thread(
-                    target=_client_loop, args=(port, token, points, per_client, latencies, errors)
-                )
-                for _ in range(clients)
-            ]
-            start = time.perf_counter()
-            for t in pool:
-                t.start()
-            for t in pool:
-                t.join()
-            elapsed = time.perf_counter() - start
-    _print_intake(out, latencies, errors, elapsed, baseline, clients, workers, threads)
+        plain_env = _plain_env(env)
+        with gunicorn(plain_env, workers, threads, app="gridgov.bench.plain.wsgi") as (web, port):
+            plain = _load(web, port, token, points, clients, reports)
+        with gunicorn(env, workers, threads) as (web, port):
+            ours = _load(web, port, token, points, clients, reports)
+    out(f"web: gunicorn {workers} workers × {threads} threads; {clients} concurrent HTTP clients")
+    out(f"raw durable single-row inserts/s (same file/database): {baseline:,.0f}")
+    _print_intake(out, plain, ours)
+
+
+def _plain_env(env: dict[str, str]) -> dict[str, str]:
+    """The plain baseline's environment: the same database kind and settings, its own tables."""
+    plain = {**env, "DJANGO_SETTINGS_MODULE": "gridgov.bench.plain.settings"}
+    if "GRIDGOV_SQLITE_PATH" in env:
+        plain["GRIDGOV_PLAIN_SQLITE_PATH"] = env["GRIDGOV_SQLITE_PATH"] + ".plain"
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "--run-syncdb", "-v0"],
+        env=plain,
+        check=True,
+        capture_output=True,
+    )
+    return plain
+
+
+@dataclass
+class Load:
+    latencies: list[float]
+    errors: list[str]
+    elapsed: float
+    server_cpu: float  # CPU seconds of the web server's processes during the load
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed
+
+
+def _cpu(web: subprocess.Popen[bytes]) -> float:
+    import psutil
+
+    procs = [psutil.Process(web.pid), *psutil.Process(web.pid).children(recursive=True)]
+    return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+
+def _load(
+    web: subprocess.Popen[bytes],
+    port: int,
+    token: str,
+    points: list[tuple[float, float]],
+    clients: int,
+    reports: int,
+) -> Load:
+    """``reports`` reports from ``clients`` keep-alive clients at once, after a warm-up."""
+    for _ in range(4):  # warm up every worker: locator, calendar, caches
+        _client_loop(port, token, points, 10, [], [])
+    latencies: list[float] = []
+    errors: list[str] = []
+    per_client = reports // clients
+    pool = [
+        threading.Thread(
+            target=_client_loop, args=(port, token, points, per_client, latencies, errors)
+        )
+        for _ in range(clients)
+    ]
+    cpu, start = _cpu(web), time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return Load(latencies, errors, time.perf_counter() - start, _cpu(web) - cpu)
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -219,27 +283,22 @@ def _pct(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
-def _print_intake(
-    out: Out,
-    lat: list[float],
-    errors: list[str],
-    elapsed: float,
-    baseline: float,
-    clients: int,
-    workers: int,
-    threads: int,
-) -> None:
-    rate = len(lat) / elapsed
-    out(f"web: gunicorn {workers} workers × {threads} threads; {clients} concurrent HTTP clients")
-    out(f"{'measure':<44}{'value':>14}")
-    out(f"{'raw durable single-row inserts/s (baseline)':<44}{baseline:>14,.0f}")
-    out(f"{'accepted reports/s (HTTP, full intake)':<44}{rate:>14,.1f}")
-    out(f"{'  ratio to the baseline':<44}{rate / baseline:>14.2f}")
+def _print_intake(out: Out, plain: Load, ours: Load) -> None:
+    out(f"{'measure':<34}{'plain view':>14}{'gridgov intake':>16}")
+    out(f"{'accepted reports/s':<34}{plain.rate:>14,.1f}{ours.rate:>16,.1f}")
     for p in (50, 95, 99):
-        out(f"{f'  latency p{p} (ms)':<44}{_pct(lat, p) * 1000:>14,.1f}")
-    out(f"{'  accepted / errors':<44}{f'{len(lat)} / {len(errors)}':>14}")
-    if errors:
-        out(f"  first errors: {errors[:5]}")
+        a, b = _pct(plain.latencies, p) * 1000, _pct(ours.latencies, p) * 1000
+        out(f"{f'latency p{p} (ms)':<34}{a:>14,.1f}{b:>16,.1f}")
+    a, b = max(plain.latencies) * 1000, max(ours.latencies) * 1000
+    out(f"{'latency max (ms)':<34}{a:>14,.1f}{b:>16,.1f}")
+    a, b = (x.server_cpu / max(len(x.latencies), 1) * 1000 for x in (plain, ours))
+    out(f"{'server CPU per report (ms)':<34}{a:>14,.2f}{b:>16,.2f}")
+    counts = [f"{len(x.latencies)} / {len(x.errors)}" for x in (plain, ours)]
+    out(f"{'accepted / errors':<34}{counts[0]:>14}{counts[1]:>16}")
+    out(f"intake's rate is {ours.rate / plain.rate:.2f} of the plain view's")
+    for name, x in (("plain", plain), ("intake", ours)):
+        if x.errors:
+            out(f"  {name}: first errors {x.errors[:5]}")
 
 
 # ----------------------------------------------------------------------------- ticker

@@ -32,16 +32,19 @@ def wait_until_up(port: int, attempts: int = 200) -> None:
 
 @contextmanager
 def gunicorn(
-    env: dict[str, str] | None = None, workers: int = 1, threads: int = 4
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    threads: int = 4,
+    app: str = "gridgov.wsgi",
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A running gunicorn (process, port), stopped on exit."""
+    """A running gunicorn (process, port) serving the WSGI module ``app``, stopped on exit."""
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "gridgov.wsgi",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

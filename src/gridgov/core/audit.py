@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import sql
 from .crypto import audit_hash
 from .models import AuditHead, AuditLog
 
@@ -59,30 +60,84 @@ def record(
     """Append one row to the chain. Call inside ``transaction.atomic``."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the transaction it records")
+    row = _row(
+        action,
+        actor=actor,
+        obj=obj,
+        post_id=post_id,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=outcome,
+        detail=detail,
+        source_ip=source_ip,
+    )
+    row.seq, row.prev_hash = _advance_head(1)
+    row.hash = row_hash(row)
+    sql.insert(row)
+    _set_head_hash(row.hash)
+    return row
+
+
+def record_many(rows: list[dict[str, Any]]) -> list[AuditLog]:
+    """Append several rows (each given as ``record``'s arguments) with one move of the head and
+    one bulk insert: the ticker's batches. Call inside ``transaction.atomic``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.record_many must run inside the transaction it records")
+    if not rows:
+        return []
+    built = [_row(**r) for r in rows]
+    last, prev_hash = _advance_head(len(built))
+    for seq, row in enumerate(built, start=last - len(built) + 1):
+        row.seq, row.prev_hash = seq, prev_hash
+        row.hash = prev_hash = row_hash(row)
+    AuditLog.objects.bulk_create(built)
+    _set_head_hash(prev_hash)
+    return built
+
+
+def _row(action: str, **given: Any) -> AuditLog:
+    """An unsaved row from ``record``'s arguments (``record_many`` takes them as dicts)."""
+    obj = given.get("obj")
+    object_type, object_id = given.get("object_type", ""), given.get("object_id", "")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
-    head, _ = AuditHead.objects.select_for_update().get_or_create(id=1)
+    actor = given.get("actor")
     user = actor if getattr(actor, "is_authenticated", False) else None
-    row = AuditLog(
-        seq=head.seq + 1,
+    source_ip = given.get("source_ip")
+    return AuditLog(
         at=timezone.now(),
         actor=user,
         actor_name=getattr(user, "username", "") if user else "",
-        post_id=post_id,
+        post_id=given.get("post_id"),
         action=action,
         object_type=object_type,
         object_id=object_id,
         source_ip=source_ip if source_ip is not None else current_source_ip.get(),
-        outcome=outcome,
-        detail=json.loads(json.dumps(detail or {}, default=str)),
-        prev_hash=head.hash,
+        outcome=given.get("outcome", AuditLog.Outcome.OK),
+        detail=json.loads(json.dumps(given.get("detail") or {}, default=str)),
     )
-    row.hash = row_hash(row)
-    row.save()
-    head.seq, head.hash = row.seq, row.hash
-    head.save(update_fields=["seq", "hash"])
-    return row
+
+
+def _set_head_hash(value: str) -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {sql.table(AuditHead)} SET hash = %s WHERE id = 1", [value])  # noqa: S608
+
+
+def _advance_head(n: int) -> tuple[int, str]:
+    """Take ``n`` sequence numbers (answers the last) and the hash to link to, in one
+    statement: the UPDATE locks the head row on PostgreSQL, so appends are serialised without
+    a read first (on SQLite the transaction holds the write lock already)."""
+    update = (
+        f"UPDATE {sql.table(AuditHead)} SET seq = seq + %s WHERE id = 1 "  # noqa: S608
+        "RETURNING seq, hash"
+    )
+    found = sql.fetch(update, [n])
+    if not found:  # an empty database: the head row is made once
+        AuditHead.objects.get_or_create(id=1)
+        found = sql.fetch(update, [n])
+    seq, prev_hash = found[0]
+    return int(seq), str(prev_hash)
 
 
 def record_now(action: str, **kwargs: Any) -> AuditLog:

@@ -23,10 +23,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.utils import timezone
 
+from . import sql
 from .errors import Conflict, Invalid
 from .models import IdempotencyRecord
 
 KEY_MIN, KEY_MAX = 8, 80
+# read on every create (sql.py: a fixed statement, not compiled per call)
+_LOOKUP = ("request_hash", "status", "response", "object_id")
+_WHERE = "owner = %s AND operation = %s AND key = %s"
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,13 @@ def owner_of(user: Any) -> str:
 def lookup(
     owner: str, operation: str, key: str, request_hash: str, field: str = "client_id"
 ) -> Answer | None:
-    rec = IdempotencyRecord.objects.filter(owner=owner, operation=operation, key=key).first()
-    if rec is None:
+    found = sql.select(IdempotencyRecord, _LOOKUP, _WHERE, [owner, operation, key])
+    if not found:
         return None
-    if rec.request_hash != request_hash:
+    row = found[0]
+    if row.request_hash != request_hash:
         raise Conflict("this key was used for a different request", field)
-    return Answer(rec.status, json.loads(rec.response), rec.object_id, replayed=True)
+    return Answer(row.status, json.loads(row.response), row.object_id, replayed=True)
 
 
 def used(owner: str, operation: str, key: str) -> bool:
@@ -92,7 +97,7 @@ def remember(
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency.remember must run inside the creating transaction")
     text = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
-    IdempotencyRecord.objects.create(
+    record = IdempotencyRecord(
         owner=owner,
         operation=operation,
         key=key,
@@ -102,4 +107,5 @@ def remember(
         object_id=str(object_id),
         created_at=timezone.now(),
     )
+    sql.insert(record)  # a racing first request collides on the unique key: IntegrityError
     return Answer(status, json.loads(text), str(object_id), replayed=False)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from . import sql
 from .models import Notification, Outbox
 
 log = logging.getLogger(__name__)
@@ -21,6 +24,7 @@ ADAPTERS: dict[str, Deliver] = {}
 # queued with no next_attempt_at, so deliver_due never picks them up.
 BATCHED: set[str] = set()
 BATCH = 200
+_pending: ContextVar[list[Outbox] | None] = ContextVar("outbox_pending", default=None)
 MAX_BACKOFF = timedelta(hours=1)
 
 
@@ -37,18 +41,36 @@ def enqueue(
         raise RuntimeError("outbox.enqueue must run inside the transaction it belongs to")
     msg_id = uuid.uuid5(uuid.NAMESPACE_URL, key) if key else uuid.uuid4()
     now = timezone.now()
-    msg, _ = Outbox.objects.get_or_create(
+    msg = Outbox(
         id=msg_id,
-        defaults={
-            "channel": channel,
-            "topic": topic,
-            "recipient": recipient,
-            "payload": payload,
-            "created_at": now,
-            "next_attempt_at": None if channel in BATCHED else now,
-        },
+        channel=channel,
+        topic=topic,
+        recipient=recipient,
+        payload=payload,
+        created_at=now,
+        next_attempt_at=None if channel in BATCHED else now,
     )
+    pending = _pending.get()
+    if pending is not None:
+        pending.append(msg)  # written with the rest of the batch
+        return msg
+    # one statement; a message queued already under this key stays as it was
+    if not sql.insert(msg, on_conflict="(id)"):
+        return Outbox.objects.get(id=msg_id)
     return msg
+
+
+@contextmanager
+def batched() -> Iterator[None]:
+    """Collect what ``enqueue`` queues inside the block and write it in one statement at its
+    end, still in the caller's transaction (the ticker's batches queue thousands)."""
+    token = _pending.set([])
+    try:
+        yield
+        msgs = _pending.get() or []
+    finally:
+        _pending.reset(token)
+    sql.insert_many(msgs, on_conflict="(id)")
 
 
 def adapter(channel: str) -> Callable[[Deliver], Deliver]:

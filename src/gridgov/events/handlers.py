@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, models, transaction
 
 from gridgov.accounts.roles import Role
-from gridgov.core import codes
+from gridgov.core import codes, refcache
 from gridgov.core.errors import Conflict, Invalid
 from gridgov.core.flow import Ctx
 from gridgov.core.scope import restrict
@@ -442,10 +442,16 @@ def _remind(event: Event, topic: str) -> None:
     if event.assignee_kind == "grid":
         recipient = f"grid:{event.assignee_grid}"
     elif event.assignee_unit_id:
-        recipient = f"unit:{OrgUnit.objects.get(pk=event.assignee_unit_id).code}"
+        unit_id = event.assignee_unit_id
+        code = refcache.cached(("unit-code", unit_id), lambda: _unit_code(unit_id))
+        recipient = f"unit:{code}"
     else:
         recipient = f"unit:{event.receiving_centre.code}"
     sla.notify(event, topic, recipient, key=f"{event.pk}:{event.version}:{topic}")
+
+
+def _unit_code(unit_id: int) -> str:
+    return str(OrgUnit.objects.values_list("code", flat=True).get(pk=unit_id))
 
 
 def attach(ctx: Ctx[Event]) -> None:

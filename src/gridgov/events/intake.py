@@ -10,13 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, codes, flow, idempotency, refcache
+from gridgov.core import audit, codes, flow, idempotency, refcache, sql
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
@@ -130,10 +129,10 @@ def do_intake(
     errors = validate(report)
     if errors:
         raise Invalid(errors)
-    event, route = _prepare(report, client_id, fingerprint, actor)  # reads, outside the lock
+    ready = _prepare(report, client_id, fingerprint, actor)  # reads and CPU, outside the lock
     try:
         with transaction.atomic():
-            return _create(event, route, report, actor, owner)
+            return _create(ready, report, actor, owner)
     except IntegrityError:
         found = idempotency.lookup(owner, OPERATION, client_id, fingerprint)
         if found is None:
@@ -191,16 +190,29 @@ def _category(report: Report) -> Category | None:
 
 
 def _next_code(now: Any) -> str:
+    """The day's next case number in one statement: an upsert that answers the new count (it
+    takes the counter row's lock on PostgreSQL, so numbers are never handed out twice)."""
     day = timezone.localtime(now).strftime("%Y%m%d")
-    CaseCounter.objects.get_or_create(day=day)
-    CaseCounter.objects.filter(day=day).update(last=F("last") + 1)
-    n = CaseCounter.objects.get(day=day).last
+    table = sql.table(CaseCounter)
+    (n,) = sql.fetch(
+        f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608 - our table name
+        f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+        [day],
+    )[0]
     return f"{settings.CASE_PREFIX}{day}{n:06d}"
 
 
-def _prepare(
-    report: Report, client_id: str, fingerprint: str, actor: Any
-) -> tuple[Event, routing.Route]:
+@dataclass(frozen=True)
+class Prepared:
+    """What intake works out before its transaction, so the write lock is held only to write."""
+
+    event: Event
+    route: routing.Route
+    secret: str  # the reporter's, told once in the receipt; only its digest is stored
+    duplicates: list[str]  # the candidates the caller may see
+
+
+def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any) -> Prepared:
     """Everything intake can work out by reading: route, category, clock, duplicates."""
     category = _category(report)
     try:
@@ -245,19 +257,21 @@ def _prepare(
         _self_resolved(event, report, actor, now)
     sla.start_step(event, event.state, now)
     event.duplicate_candidates = duplicate_candidates(event)
-    return event, route
+    secret = secrets.token_urlsafe(18)
+    event.reporter_secret_hash = secret_digest(secret)
+    visible = queries.visible_codes(actor, event.duplicate_candidates)
+    return Prepared(event, route, secret, visible)
 
 
-def _create(event: Event, route: routing.Route, report: Report, actor: Any, owner: str) -> Intake:
+def _create(ready: Prepared, report: Report, actor: Any, owner: str) -> Intake:
     """The writes, in one short transaction: event, first timeline row, attachments, outbox,
     audit row and the answer kept for replays."""
+    event, route = ready.event, ready.route
     now = event.reported_at
     loc = route.location
     event.code = _next_code(now)
-    secret = secrets.token_urlsafe(18)
-    event.reporter_secret_hash = secret_digest(secret)
-    event.save(force_insert=True)
-    TimelineEntry.objects.create(
+    sql.insert(event)
+    entry = TimelineEntry(
         event=event,
         seq=1,
         at=now,
@@ -273,6 +287,7 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any, owne
             "distance_m": round(loc.distance_m, 1),
         },
     )
+    sql.insert(entry)
     _claim_attachments(event, report.attachments, actor)
     square.follow(None, event)  # public at once only when fixed on the spot
     _announce(event, route)
@@ -290,13 +305,13 @@ def _create(event: Event, route: routing.Route, report: Report, actor: Any, owne
         event.client_id,
         event.request_hash,
         201,
-        _receipt(event, actor, secret),
+        _receipt(event, ready.secret, ready.duplicates),
         event.pk,
     )
     return Intake(event, answer.body, created=True)
 
 
-def _receipt(event: Event, actor: Any, secret: str) -> dict[str, Any]:
+def _receipt(event: Event, secret: str, duplicates: list[str]) -> dict[str, Any]:
     """What the reporter is told: the case number, where it went, the first deadline, the
     duplicates the caller may see, and the secret to follow or withdraw the report."""
     return {
@@ -307,7 +322,7 @@ def _receipt(event: Event, actor: Any, secret: str) -> dict[str, Any]:
         "receiving_centre": event.receiving_centre.name,
         "location_uncertain": event.location_uncertain,
         "due_at": event.due_at,
-        "duplicate_candidates": queries.visible_codes(actor, event.duplicate_candidates),
+        "duplicate_candidates": duplicates,
         "reporter_secret": secret,
     }
 
@@ -364,16 +379,22 @@ def duplicate_candidates(event: Event) -> list[str]:
     mx, my = metres_per_degree(event.lat)
     dlon, dlat = DUPLICATE_RADIUS_M / mx, DUPLICATE_RADIUS_M / my
     since = event.reported_at - DUPLICATE_WINDOW
-    near = (
-        Event.objects.filter(
-            category_id=event.category_id,
-            reported_at__gte=since,
-            lat__range=(event.lat - dlat, event.lat + dlat),
-            lon__range=(event.lon - dlon, event.lon + dlon),
-            state__in=[s.value for s in OPEN],
-        )
-        .exclude(pk=event.pk)
-        .values_list("code", "lon", "lat")[:20]
+    open_states = [s.value for s in sorted(OPEN)]
+    marks = ", ".join(["%s"] * len(open_states))
+    # run on every report: a fixed statement (core.sql); the event is not saved yet
+    near = sql.fetch(
+        f"SELECT code, lon, lat FROM {sql.table(Event)} "  # noqa: S608 - our names only
+        "WHERE category_id = %s AND reported_at >= %s AND lat BETWEEN %s AND %s "
+        f"AND lon BETWEEN %s AND %s AND state IN ({marks}) LIMIT 20",
+        [
+            event.category_id,
+            Event._meta.get_field("reported_at").get_db_prep_value(since, connection),
+            event.lat - dlat,
+            event.lat + dlat,
+            event.lon - dlon,
+            event.lon + dlon,
+            *open_states,
+        ],
     )
     from gridgov.geo.crs import distance_m
 

@@ -313,6 +313,14 @@ def do_overdue(event: Event) -> Event:
     return flow.run(EVENTS, event, "overdue", system=True).obj
 
 
+def do_ticker_batch(events: list[Event], action: str) -> list[Event]:
+    """The ticker: ``warn`` or ``overdue`` on many events it read and locked in its open
+    transaction, through the engine's batch path (one statement per event, rows in bulk)."""
+    if action not in ("warn", "overdue"):
+        raise ValueError(action)
+    return flow.run_system_batch(EVENTS, events, action)
+
+
 def do_regrid(event: Event, grid_code: str, inside: bool) -> Event:
     """Grids were redrawn: the open event follows the grid its point now lies in."""
     return flow.run(

@@ -31,6 +31,14 @@ class Command(BaseCommand):
         tick = sub.add_parser("ticker", help="one tick with many open events and some due")
         tick.add_argument("--open", type=int, default=1_000_000)
         tick.add_argument("--due", type=int, default=1000)
+        mix = sub.add_parser("mixed", help="a centre's mix of requests at a fixed offered rate")
+        mix.add_argument("--rate", type=float, default=200.0, help="requests/s offered")
+        mix.add_argument("--seconds", type=float, default=120.0)
+        mix.add_argument("--events", type=int, default=50_000, help="events in the scratch city")
+        dur = sub.add_parser("durability", help="intake while the server is killed with kill -9")
+        dur.add_argument("--kills", type=int, default=10)
+        dur.add_argument("--clients", type=int, default=8)
+        dur.add_argument("--interval", type=float, default=3.0, help="seconds between kills")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         out = self.stdout.write
@@ -56,6 +64,16 @@ class Command(BaseCommand):
             from gridgov.bench.wechat import bench_wechat
 
             bench_wechat(out, opts["users"], opts["workers"], opts["threads"])
+        elif opts["which"] == "mixed":
+            from gridgov.bench.mixed import bench_mixed
+
+            bench_mixed(out, opts["rate"], opts["seconds"], opts["events"])
+        elif opts["which"] == "durability":
+            from gridgov.bench.durability import bench_durability
+
+            ok = bench_durability(out, opts["kills"], opts["clients"], opts["interval"])
+            if not ok:
+                raise SystemExit(1)
         else:
             from gridgov.bench.events import bench_ticker
 
