@@ -12,7 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from gridgov.core import refcache
+from gridgov.core import groupcommit, refcache
 from gridgov.regions import locator
 
 from . import personas
@@ -46,6 +46,7 @@ def django_db_setup(
         )
         demo.load(DEMO_COUNTIES)
     yield
+    groupcommit.shutdown()  # its connection to the test database, before that is dropped
     with django_db_blocker.unblock():
         teardown_databases(config, verbosity=0)
 

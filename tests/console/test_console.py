@@ -12,7 +12,7 @@ from django.test import Client
 
 from gridgov.accounts.roles import Role
 from gridgov.core.models import AuditLog
-from gridgov.events import queries
+from gridgov.events import queries, services
 from gridgov.events.models import Event, TimelineEntry
 
 from .. import personas
@@ -476,6 +476,21 @@ def test_a_burst_elsewhere_does_not_hide_an_urgent_report_from_the_poll() -> Non
     assert found.changed >= 1 and [e.code for e in found.urgent] == [mine.code]
     nothing = queries.changes_since(personas.township_operator("130131102"), cursor, limit=5)
     assert nothing.changed == 0 and nothing.urgent == []
+
+
+@pytest.mark.parametrize("limit", [5, 200])
+def test_a_poll_rings_for_urgent_reports_not_for_work_on_older_urgent_ones(limit: int) -> None:
+    """Only a report new in the window is an urgent arrival, whether the window is read row by
+    row or, beyond ``limit`` rows, by scoped queries."""
+    operator = personas.township_operator()
+    older = new_event(urgency="urgent", title="老的紧急事件")
+    cursor = queries.latest_change()
+    for _ in range(6):
+        new_event()
+    services.act(older.pk, "supervise", operator, {"reason": "请尽快处理"})
+    mine = new_event(urgency="urgent", title="路面塌陷")
+    found = queries.changes_since(operator, cursor, limit=limit)
+    assert found.changed >= 1 and [e.code for e in found.urgent] == [mine.code]
 
 
 def big_photo() -> bytes:

@@ -131,3 +131,41 @@ class _atomic:
         else:
             self.conn.rollback()
         self.conn.set_autocommit(True)
+
+
+def test_a_writer_of_another_process_is_waited_for_and_a_dead_one_frees_the_queue(
+    tmp_path: Path, django_db_blocker: Any
+) -> None:
+    """Another process holding the queue's file lock keeps our writer out (it fails as a
+    locked database after its timeout); once that process dies the kernel frees the lock."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "w.sqlite3"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(path) + '.writer'!r}, os.O_RDWR | os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        conn = _conn(path, "p", timeout=0.3)
+        with django_db_blocker.unblock():
+            _table(conn)
+            with pytest.raises(OperationalError, match="all processes"), _atomic(conn):
+                pass
+            holder.kill()  # kill -9: nothing released it but the kernel
+            holder.wait(5)
+            with _atomic(conn), conn.cursor() as cur:
+                cur.execute("INSERT INTO t VALUES (1)")
+            conn.close()
+    finally:
+        holder.kill()

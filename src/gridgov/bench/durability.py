@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .events import Out, scratch_env
-from .webserver import wait_until_up
+from .webserver import command, wait_until_up
 
 COUNTY = "130104"
 OPERATOR = "qiaoxi_operator"
@@ -149,23 +149,16 @@ class Web:
 
     def __init__(self, env: dict[str, str], port: int, log: Path, workers: int, threads: int):
         self.env, self.port, self.log = env, port, log
-        self.command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gridgov.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
+        self.command = command(
+            port,
+            workers,
+            threads,
             "--graceful-timeout",
             "10",
             # as `gridgov run`: the installation's control socket, left behind by every kill -9
             "--control-socket",
             str(Path(env["GRIDGOV_DATA_DIR"]) / "gunicorn.ctl"),
-        ]
+        )
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -30,6 +30,27 @@ def wait_until_up(port: int, attempts: int = 200) -> None:
     raise RuntimeError("the web server did not start")
 
 
+def command(
+    port: int, workers: int, threads: int, *options: str, app: str = "gridgov.wsgi"
+) -> list[str]:
+    """gunicorn's command line as the benchmarks and tests start it (``options`` added)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--worker-class",
+        "gthread",  # also with one thread: keep-alive, as with several
+        *options,
+    ]
+
+
 @contextmanager
 def gunicorn(
     env: dict[str, str] | None = None,
@@ -40,21 +61,15 @@ def gunicorn(
     """A running gunicorn (process, port) serving the WSGI module ``app``, stopped on exit."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            app,
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
+        command(
+            port,
+            workers,
+            threads,
             "--no-control-socket",
             "--graceful-timeout",
             "5",  # a browser's keep-alive connection must not hold the worker (and the DB)
-        ],
+            app=app,
+        ),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -313,8 +313,7 @@ def run_system_batch(flow: Flow[M], objs: list[M], action: str) -> list[M]:
         flow.handlers.get(action, _nothing)(ctx)
         _change_state(flow, ctx)
         ctxs.append(ctx)
-    for ctx in ctxs:
-        cas_write(ctx.obj, ctx.before, ctx.now)
+    cas_write_many([(ctx.obj, ctx.before) for ctx in ctxs], ctxs[0].now if ctxs else None)
     entries = [timeline_row(flow, ctx) for ctx in ctxs]
     flow.timeline._default_manager.bulk_create(entries)
     with outbox.batched():
@@ -337,22 +336,37 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
 def cas_write(obj: models.Model, before: dict[str, Any], now: datetime) -> None:
     """Write what changed, only if nobody wrote since ``before`` (compare-and-set). One fixed
     statement per set of changed columns (core.sql): every action of every flow runs it."""
-    model = type(obj)
-    changes = {k: v for k, v in snapshot(obj).items() if k not in _SKIP and before[k] != v}
-    if any(f.name == "updated_at" for f in model._meta.concrete_fields):
-        changes["updated_at"] = now
-    version = before["version"]
-    text, fields = _cas_sql(model, tuple(changes))
-    values = [f.get_db_prep_save(changes[f.attname], connection) for f in fields]
-    pk = model._meta.pk
-    assert pk is not None
-    key = pk.get_db_prep_value(obj.pk, connection)
-    with connection.cursor() as cur:
-        cur.execute(text, [*values, version + 1, key, version])
-        updated = cur.rowcount
-    if updated != 1:
-        raise Conflict("the record was changed by someone else; reload and try again")
-    obj.version = version + 1  # type: ignore[attr-defined]
+    cas_write_many([(obj, before)], now)
+
+
+def cas_write_many(changed: list[tuple[models.Model, dict[str, Any]]], now: Any) -> None:
+    """``cas_write`` for many objects of one model: one executemany per set of changed
+    columns (the ticker's batches); Conflict if any of them was written meanwhile."""
+    groups: dict[tuple[str, ...], list[list[Any]]] = {}
+    for obj, before in changed:
+        model = type(obj)
+        changes = {k: v for k, v in snapshot(obj).items() if k not in _SKIP and before[k] != v}
+        if any(f.name == "updated_at" for f in model._meta.concrete_fields):
+            changes["updated_at"] = now
+        version = before["version"]
+        _text, fields = _cas_sql(model, tuple(changes))
+        values = [f.get_db_prep_save(changes[f.attname], connection) for f in fields]
+        pk = model._meta.pk
+        assert pk is not None
+        key = pk.get_db_prep_value(obj.pk, connection)
+        groups.setdefault(tuple(changes), []).append([*values, version + 1, key, version])
+    for names, rows in groups.items():
+        text, _fields = _cas_sql(type(changed[0][0]), names)
+        with connection.cursor() as cur:
+            if len(rows) == 1:
+                cur.execute(text, rows[0])
+            else:
+                cur.executemany(text, rows)
+            updated = cur.rowcount
+        if updated != len(rows):
+            raise Conflict("the record was changed by someone else; reload and try again")
+    for obj, before in changed:
+        obj.version = before["version"] + 1  # type: ignore[attr-defined]
 
 
 @cache

@@ -44,7 +44,10 @@ def _notify_centre(ctx: Ctx, topic: str) -> None:
 def _notify_reporters(ctx: Ctx, topic: str) -> None:
     """The reporter and the reporters of every report merged into this one."""
     e = ctx.obj
-    rows = [(e.pk, e.channel), *e.merged_children.values_list("pk", "channel")]
+    # unordered: the events' default order would walk the reported_at index of the whole
+    # table on SQLite (parent_id is empty on almost every row)
+    merged = e.merged_children.order_by().values_list("pk", "channel")
+    rows = [(e.pk, e.channel), *merged]
     for rid, channel in rows:
         key = f"{e.pk}:{e.version + 1}:{topic}:{rid}"
         sla.notify(e, topic, f"reporter:{rid}", key=key)

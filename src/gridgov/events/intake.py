@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, codes, flow, idempotency, refcache, sql
+from gridgov.core import audit, codes, flow, groupcommit, idempotency, refcache, sql
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
@@ -131,8 +131,8 @@ def do_intake(
         raise Invalid(errors)
     ready = _prepare(report, client_id, fingerprint, actor)  # reads and CPU, outside the lock
     try:
-        with transaction.atomic():
-            return _create(ready, report, actor, owner)
+        # written with the process's other reports of the moment, answered once durable
+        return groupcommit.run(lambda: _create(ready, report, actor, owner))
     except IntegrityError:
         found = idempotency.lookup(owner, OPERATION, client_id, fingerprint)
         if found is None:

@@ -306,21 +306,28 @@ def changes_since(user: Any, cursor: int, limit: int = 200) -> Changes:
     are put through the scope, so the cost follows what changed, not what the caller may see.
     A burst beyond ``limit`` rows is answered by scoped queries over the whole window instead,
     so nothing in scope is missed however busy the rest of the city is."""
-    rows = list(
-        TimelineEntry.objects.filter(id__gt=cursor)
-        .select_related("event")
-        .order_by("id")[: limit + 1]
-    )
-    if len(rows) > limit:
-        window = restrict(Event.objects.filter(timeline__id__gt=cursor), user, "list")
-        reports = window.filter(timeline__action="report", urgency="urgent").distinct()
-        return Changes(int(window.exists()), list(reports.order_by("reported_at")[:10]))
-    ids = {t.event_id for t in rows}
+    window = TimelineEntry.objects.filter(id__gt=cursor)
+    # Narrow rows: a poll reads up to ``limit`` of them (a busy centre writes a few hundred
+    # every 10 s); 200 timeline rows with their whole events cost 60 ms of Python.
+    rows = list(window.order_by("id").values_list("event_id", "action")[: limit + 1])
+    ids = {event_id for event_id, _ in rows}
     visible = set(
         restrict(Event.objects.filter(pk__in=ids), user, "list").values_list("pk", flat=True)
     )
-    mine = [t for t in rows if t.event_id in visible]
-    urgent = [t.event for t in mine if t.action == "report" and t.event.urgency == "urgent"]
+    if len(rows) > limit:
+        # The window's events by primary key from a range of timeline ids (subqueries), so the
+        # cost follows the window. A join from the events let the planners walk the whole
+        # scope, or every event in order of report (110 ms a poll with 50,000 events).
+        touched = restrict(Event.objects.filter(pk__in=window.values("event_id")), user, "list")
+        new = window.filter(action="report").values("event_id")
+        arrived = touched.filter(pk__in=new, urgency="urgent").order_by("reported_at")
+        # The rows read already tell a busy scope it changed. Asking the whole window (EXISTS)
+        # is left for a quiet one: PostgreSQL may answer it by walking every event in scope.
+        return Changes(1 if visible else int(touched.exists()), list(arrived[:10]))
+    mine = [(event_id, action) for event_id, action in rows if event_id in visible]
+    reported = [event_id for event_id, action in mine if action == "report"]
+    found = Event.objects.filter(pk__in=reported, urgency="urgent").in_bulk()
+    urgent = [found[event_id] for event_id in reported if event_id in found]
     return Changes(len(mine), urgent[:10])
 
 

@@ -1,0 +1,144 @@
+"""Group commit: the write transactions of one process's requests share one COMMIT (ADR 0017).
+
+A report's transaction holds the one writer of SQLite, and on PostgreSQL the day's case
+counter and the audit chain's head, from its first write until its COMMIT. The COMMIT is the
+costly part (the WAL of some thirty pages written and fsync'ed: 2–3 ms on these machines), so
+under a burst reports queue behind each other's COMMITs. Here each process has one writer
+thread. A request hands it the function that does its writes and waits. The writer takes
+every function queued meanwhile, runs each under a savepoint of one transaction and COMMITs
+once; only then is each caller answered, with its own result or its own error. Nothing is
+acknowledged before it is durable, and one report's failure rolls back only its savepoint.
+
+Code already inside a transaction (a test, a command that groups its writes) runs inline.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import OperationalError, connection, transaction
+
+T = TypeVar("T")
+MAX_BATCH = 32
+
+
+@dataclass
+class _Item:
+    fn: Callable[[], Any]
+    context: contextvars.Context  # the request's (the audit row's source address)
+    future: Future[Any]
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name="gridgov-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            items = [self.queue.get()]
+            while len(items) < MAX_BATCH:
+                try:
+                    items.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = [i for i in items if i is _STOP]
+            write([i for i in items if i is not _STOP])
+            if stop:
+                connection.close()
+                stop[0].future.set_result(None)
+                return
+
+
+_guard = threading.Lock()
+_writer: _Writer | None = None
+_STOP = _Item(lambda: None, contextvars.Context(), Future())
+
+
+def shutdown() -> None:
+    """Let the writer finish what is queued, close its connection and end (a test run's end,
+    before its database is dropped)."""
+    global _writer
+    with _guard:
+        writer, _writer = _writer, None
+    if writer is not None and writer.pid == os.getpid() and writer.thread.is_alive():
+        writer.queue.put(_STOP)
+        writer.thread.join(timeout=30)
+
+
+def _current() -> _Writer:
+    global _writer
+    with _guard:
+        if _writer is None or _writer.pid != os.getpid():  # a forked worker gets its own
+            _writer = _Writer()
+        return _writer
+
+
+def run(fn: Callable[[], T]) -> T:
+    """Run ``fn``'s writes in a transaction; answer its result once that is durable."""
+    if connection.in_atomic_block or not getattr(settings, "GROUP_COMMIT", True):
+        with transaction.atomic():
+            return fn()
+    future: Future[T] = Future()
+    _current().queue.put(_Item(fn, contextvars.copy_context(), future))
+    try:
+        return future.result(timeout=float(getattr(settings, "GROUP_COMMIT_WAIT", 60)))
+    except FutureTimeout:
+        # not acknowledged: a retry with the same key answers what was written, if anything
+        raise OperationalError("the writer did not answer in time") from None
+
+
+class _Failed(Exception):
+    """The one item of a batch failed: its transaction was rolled back, as its alone."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def write(items: list[_Item]) -> None:
+    """One transaction for ``items``, a savepoint each when there are several; then each
+    caller is told its result (after COMMIT) or its error."""
+    if not items:
+        return
+    outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+    try:
+        with transaction.atomic():
+            for item in items:
+                outcomes.append(_one(item, savepoint=len(items) > 1))
+    except _Failed as failed:
+        items[0].future.set_exception(failed.error)
+        return
+    except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
+        connection.close()  # a broken connection is opened afresh for the next batch
+        for item in items:
+            item.future.set_exception(exc)
+        return
+    for item, value, error in outcomes:
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(value)
+
+
+def _one(item: _Item, savepoint: bool) -> tuple[_Item, Any, BaseException | None]:
+    if not savepoint:
+        try:
+            return item, item.context.run(item.fn), None
+        except Exception as exc:
+            raise _Failed(exc) from exc
+    try:
+        with transaction.atomic():
+            return item, item.context.run(item.fn), None
+    except Exception as exc:  # only this item's writes are undone
+        return item, None, exc

@@ -1,0 +1,91 @@
+"""Group commit (core/groupcommit.py): several callers' writes in one transaction, each told
+its own result or error only after COMMIT, one caller's failure undoing only its own writes.
+These run on committed data (no test transaction), and clean up after themselves."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+
+from gridgov.core import groupcommit
+from gridgov.events.models import CaseCounter
+
+DAYS = ["T0000001", "T0000002", "T0000003"]
+
+
+@pytest.fixture
+def committed(django_db_blocker: Any) -> Iterator[None]:
+    with django_db_blocker.unblock():
+        CaseCounter.objects.filter(day__in=DAYS).delete()
+        yield
+        CaseCounter.objects.filter(day__in=DAYS).delete()
+
+
+def _item(fn: Any) -> groupcommit._Item:
+    import contextvars
+
+    return groupcommit._Item(fn, contextvars.copy_context(), Future())
+
+
+def _make(day: str) -> Any:
+    def fn() -> str:
+        CaseCounter.objects.create(day=day, last=1)
+        return day
+
+    return fn
+
+
+def _fails() -> None:
+    CaseCounter.objects.create(day=DAYS[1], last=1)  # written, then undone with its savepoint
+    raise ValueError("this report is refused")
+
+
+def test_a_batch_commits_the_good_and_undoes_only_the_failed(committed: None) -> None:
+    items = [_item(_make(DAYS[0])), _item(_fails), _item(_make(DAYS[2]))]
+    groupcommit.write(items)
+    assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
+    with pytest.raises(ValueError, match="refused"):
+        items[1].future.result()
+    assert sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == [
+        DAYS[0],
+        DAYS[2],
+    ]
+    assert not connection.in_atomic_block
+
+
+def test_a_lone_failure_rolls_back_and_reaches_its_caller(committed: None) -> None:
+    item = _item(_fails)
+    groupcommit.write([item])
+    with pytest.raises(ValueError):
+        item.future.result()
+    assert not CaseCounter.objects.filter(day__in=DAYS).exists()
+
+
+def test_run_writes_in_the_writer_thread_and_answers_after_commit(committed: None) -> None:
+    seen: list[str] = []
+
+    def fn() -> int:
+        seen.append(threading.current_thread().name)
+        CaseCounter.objects.create(day=DAYS[0], last=7)
+        return 7
+
+    assert groupcommit.run(fn) == 7
+    assert seen == ["gridgov-writer"]
+    # answered only once durable: this thread's own connection sees the row
+    assert CaseCounter.objects.get(day=DAYS[0]).last == 7
+    with pytest.raises(ValueError):
+        groupcommit.run(_fails)
+    assert not CaseCounter.objects.filter(day=DAYS[1]).exists()
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_run_writes_in_it() -> None:
+    with transaction.atomic():
+        seen: list[str] = []
+        groupcommit.run(lambda: seen.append(threading.current_thread().name))
+    assert seen == [threading.current_thread().name]
