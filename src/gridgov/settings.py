@@ -458,6 +458,10 @@ PUBLIC_MAP_CENTRE = [float(v) for v in env("PUBLIC_MAP_CENTRE", "114.45,38.03,11
 STATS_REFRESH_SECONDS = float(env("STATS_REFRESH_SECONDS", "300"))
 # How long a process may reuse centres, categories and time limits it has read (seconds).
 REFERENCE_CACHE_SECONDS = float(env("REFERENCE_CACHE_SECONDS", "30"))
+# Reports of the moment share one COMMIT, written by one thread per process (ADR 0017); a
+# caller waits this long for its answer before answering 503 (a retry then replays).
+GROUP_COMMIT = env("GROUP_COMMIT", "1") == "1"
+GROUP_COMMIT_WAIT = float(env("GROUP_COMMIT_WAIT", "60"))
 # Prefix of human case numbers (SJZ20260903000123); differs by city.
 CASE_PREFIX = env("CASE_PREFIX", "SJZ")
 # Upload limits (shared/reference/security.md)

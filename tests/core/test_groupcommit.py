@@ -89,3 +89,14 @@ def test_inside_a_transaction_run_writes_in_it() -> None:
         seen: list[str] = []
         groupcommit.run(lambda: seen.append(threading.current_thread().name))
     assert seen == [threading.current_thread().name]
+
+
+def test_a_writer_that_does_not_answer_in_time_is_a_503(committed: None, settings: Any) -> None:
+    import time
+
+    from gridgov.core.errors import Unavailable
+
+    settings.GROUP_COMMIT_WAIT = 0.05
+    with pytest.raises(Unavailable) as refused:
+        groupcommit.run(lambda: time.sleep(0.5))
+    assert refused.value.status == 503 and refused.value.retry_after >= 1

@@ -54,3 +54,10 @@ class TooManyRequests(ServiceError):
     def detail(self) -> list[dict[str, object]]:
         # The request as a whole is refused, not a field of its body.
         return [{"loc": ["request"], "msg": self.message, "type": type(self).__name__}]
+
+
+class Unavailable(TooManyRequests):
+    """The platform could not finish in time (the writer's queue): answered 503 with
+    Retry-After; the same request with the same key is safe to send again."""
+
+    status = 503

@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
+
+from .errors import Unavailable
 
 T = TypeVar("T")
 MAX_BATCH = 32
@@ -87,16 +89,16 @@ def _current() -> _Writer:
 
 def run(fn: Callable[[], T]) -> T:
     """Run ``fn``'s writes in a transaction; answer its result once that is durable."""
-    if connection.in_atomic_block or not getattr(settings, "GROUP_COMMIT", True):
+    if connection.in_atomic_block or not settings.GROUP_COMMIT:
         with transaction.atomic():
             return fn()
     future: Future[T] = Future()
     _current().queue.put(_Item(fn, contextvars.copy_context(), future))
     try:
-        return future.result(timeout=float(getattr(settings, "GROUP_COMMIT_WAIT", 60)))
+        return future.result(timeout=settings.GROUP_COMMIT_WAIT)
     except FutureTimeout:
         # not acknowledged: a retry with the same key answers what was written, if anything
-        raise OperationalError("the writer did not answer in time") from None
+        raise Unavailable("the report could not be written in time; send it again", 5) from None
 
 
 class _Failed(Exception):
