@@ -100,3 +100,47 @@ def test_a_writer_that_does_not_answer_in_time_is_a_503(committed: None, setting
     with pytest.raises(Unavailable) as refused:
         groupcommit.run(lambda: time.sleep(0.5))
     assert refused.value.status == 503 and refused.value.retry_after >= 1
+
+
+def test_a_bad_reference_checked_at_commit_fails_only_its_report(committed: None) -> None:
+    """Foreign keys are checked at COMMIT (deferred): the batch is then written again item by
+    item, so the others still commit."""
+    import uuid
+
+    from django.utils import timezone
+
+    from gridgov.events.models import TimelineEntry
+
+    def dangling() -> None:
+        TimelineEntry.objects.create(
+            event_id=uuid.uuid4(), seq=1, at=timezone.now(), action="report", to_state="x"
+        )
+
+    items = [_item(_make(DAYS[0])), _item(dangling), _item(_make(DAYS[2]))]
+    groupcommit.write(items)
+    assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        items[1].future.result()
+    assert CaseCounter.objects.filter(day__in=[DAYS[0], DAYS[2]]).count() == 2
+
+
+def test_a_batch_whose_connection_broke_acknowledges_no_one(committed: None) -> None:
+    def breaks() -> None:
+        connection.close()  # a lost connection (a database restart) in the middle
+
+    items = [_item(_make(DAYS[0])), _item(breaks), _item(_make(DAYS[2]))]
+    groupcommit.write(items)
+    for item in items:
+        with pytest.raises(Exception):  # noqa: B017 - whatever the error, none is a success
+            item.future.result()
+    assert not CaseCounter.objects.filter(day__in=DAYS).exists()
+
+
+def test_a_writer_that_ended_is_replaced(committed: None) -> None:
+    old = groupcommit._current()
+    stop = _item(groupcommit._stop)
+    old.queue.put(stop)  # the thread ends as if it had died
+    stop.future.result(timeout=10)
+    old.thread.join(10)
+    assert groupcommit.run(lambda: threading.current_thread().name) == "gridgov-writer"
+    assert groupcommit._current() is not old

@@ -4,6 +4,7 @@ and nothing lost across a restart (deadlines live in the database)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -11,8 +12,8 @@ from django.utils import timezone
 
 from gridgov.core import ticker, workcal
 from gridgov.core.models import Outbox
-from gridgov.events import alarms, sla
-from gridgov.events.models import Event
+from gridgov.events import alarms, services, sla
+from gridgov.events.models import Event, TimelineEntry
 from gridgov.regions import locator
 
 from ..eventbuilder import in_state
@@ -130,15 +131,39 @@ def test_event_deadlines_cross_the_weekend_national_day_and_a_make_up_saturday()
     assert e.due_at == datetime(2026, 11, 23, 11, 30, tzinfo=cst)  # Monday
 
 
-def test_a_batch_with_one_changed_event_writes_none_and_the_next_tick_does_all() -> None:
+def test_a_batch_with_one_changed_event_is_taken_again_one_by_one() -> None:
     """The ticker's batch is one transaction: an event changed since it was read (an action
-    won) makes the batch write nothing, not a half; the next tick reads them afresh."""
+    won) makes the batch write nothing, not a half; the events are then read afresh and rung
+    one by one, each once."""
     events = [in_state("dispatched") for _ in range(3)]
     late = max(e.due_at for e in events if e.due_at) + timedelta(seconds=1)
     with time_machine.travel(late):
         read = list(Event.objects.filter(pk__in=[e.pk for e in events]).order_by("pk"))
         Event.objects.filter(pk=read[1].pk).update(version=read[1].version + 1)  # it moved on
-        assert alarms.ring(read, timezone.now()) == 0
-        assert not Event.objects.filter(pk__in=[e.pk for e in events], supervision="red").exists()
-        assert ticker.tick()["sla"] == 3
-    assert Event.objects.filter(pk__in=[e.pk for e in events], supervision="red").count() == 3
+        assert alarms.ring(read, timezone.now()) == 3
+        assert ticker.tick()["sla"] == 0
+    for e in events:
+        assert Event.objects.get(pk=e.pk).supervision == "red"
+        assert TimelineEntry.objects.filter(event=e, action="overdue").count() == 1
+
+
+def test_one_event_that_cannot_be_rung_does_not_hold_back_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gridgov.events import handlers
+
+    events = [in_state("dispatched") for _ in range(3)]
+    poison = events[1].pk
+    real = handlers.on_overdue
+
+    def on_overdue(ctx: Any) -> None:
+        if ctx.obj.pk == poison:
+            raise RuntimeError("a bad row")
+        real(ctx)
+
+    monkeypatch.setitem(services.EVENTS.handlers, "overdue", on_overdue)
+    late = max(e.due_at for e in events if e.due_at) + timedelta(seconds=1)
+    with time_machine.travel(late):
+        assert ticker.tick()["sla"] == 2
+    assert Event.objects.get(pk=poison).supervision == ""
+    assert Event.objects.filter(pk__in=[events[0].pk, events[2].pk], supervision="red").count() == 2

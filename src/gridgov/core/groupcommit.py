@@ -15,6 +15,7 @@ Code already inside a transaction (a test, a command that groups its writes) run
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import queue
 import threading
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from .errors import Unavailable
 
@@ -55,17 +56,35 @@ class _Writer:
                     items.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            stop = [i for i in items if i is _STOP]
-            write([i for i in items if i is not _STOP])
-            if stop:
+            stops = [i for i in items if i.fn is _stop]
+            try:
+                write([i for i in items if i.fn is not _stop])
+            except Exception:  # never let the thread die: every later report would wait
+                log.exception("group commit: a batch failed outside its transaction")
+            if stops:
                 connection.close()
-                stop[0].future.set_result(None)
+                for stop in stops:
+                    stop.future.set_result(None)
                 return
 
 
+log = logging.getLogger(__name__)
 _guard = threading.Lock()
 _writer: _Writer | None = None
-_STOP = _Item(lambda: None, contextvars.Context(), Future())
+
+
+def _stop() -> None:
+    return None
+
+
+def _current() -> _Writer:
+    global _writer
+    with _guard:
+        alive = _writer is not None and _writer.pid == os.getpid() and _writer.thread.is_alive()
+        if not alive:  # first use, a forked worker, or a writer that ended
+            _writer = _Writer()
+        assert _writer is not None
+        return _writer
 
 
 def shutdown() -> None:
@@ -75,20 +94,14 @@ def shutdown() -> None:
     with _guard:
         writer, _writer = _writer, None
     if writer is not None and writer.pid == os.getpid() and writer.thread.is_alive():
-        writer.queue.put(_STOP)
-        writer.thread.join(timeout=30)
-
-
-def _current() -> _Writer:
-    global _writer
-    with _guard:
-        if _writer is None or _writer.pid != os.getpid():  # a forked worker gets its own
-            _writer = _Writer()
-        return _writer
+        stop = _Item(_stop, contextvars.Context(), Future())
+        writer.queue.put(stop)
+        stop.future.result(timeout=30)
 
 
 def run(fn: Callable[[], T]) -> T:
-    """Run ``fn``'s writes in a transaction; answer its result once that is durable."""
+    """Run ``fn``'s writes in a transaction; answer its result once that is durable. ``fn``
+    may be run twice (the first time rolled back): it must build what it writes inside."""
     if connection.in_atomic_block or not settings.GROUP_COMMIT:
         with transaction.atomic():
             return fn()
@@ -101,25 +114,37 @@ def run(fn: Callable[[], T]) -> T:
         raise Unavailable("the report could not be written in time; send it again", 5) from None
 
 
-class _Failed(Exception):
-    """The one item of a batch failed: its transaction was rolled back, as its alone."""
+class _Alone(Exception):
+    """The batch's one item failed: its transaction was rolled back, as its alone."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+class _Broken(Exception):
+    """The batch's transaction cannot be committed whole (its connection broke, or a savepoint
+    could not be rolled back): nobody in it may be told it succeeded."""
 
 
 def write(items: list[_Item]) -> None:
     """One transaction for ``items``, a savepoint each when there are several; then each
-    caller is told its result (after COMMIT) or its error."""
+    caller is told its result (after COMMIT) or its error. A COMMIT refused for a deferred
+    constraint (a foreign key checked at COMMIT) is retried item by item, so only the item
+    at fault fails."""
     if not items:
         return
-    outcomes: list[tuple[_Item, Any, BaseException | None]] = []
     try:
-        with transaction.atomic():
+        outcomes = _batch(items)
+    except _Alone as alone:
+        items[0].future.set_exception(alone.error)
+        return
+    except IntegrityError as exc:
+        connection.close_if_unusable_or_obsolete()
+        if len(items) > 1:
             for item in items:
-                outcomes.append(_one(item, savepoint=len(items) > 1))
-    except _Failed as failed:
-        items[0].future.set_exception(failed.error)
+                write([item])
+        else:
+            items[0].future.set_exception(exc)
         return
     except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the batch is durable
         connection.close()  # a broken connection is opened afresh for the next batch
@@ -133,14 +158,28 @@ def write(items: list[_Item]) -> None:
             item.future.set_result(value)
 
 
+def _batch(items: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]]:
+    outcomes = []
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # foreign keys are checked at each statement, inside the item's savepoint
+            with connection.cursor() as cur:
+                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for item in items:
+            outcomes.append(_one(item, savepoint=len(items) > 1))
+            if connection.needs_rollback or connection.closed_in_transaction:
+                raise _Broken("the batch's transaction was lost")
+    return outcomes
+
+
 def _one(item: _Item, savepoint: bool) -> tuple[_Item, Any, BaseException | None]:
     if not savepoint:
         try:
             return item, item.context.run(item.fn), None
-        except Exception as exc:
-            raise _Failed(exc) from exc
+        except BaseException as exc:  # its transaction is rolled back
+            raise _Alone(exc) from exc
     try:
         with transaction.atomic():
             return item, item.context.run(item.fn), None
-    except Exception as exc:  # only this item's writes are undone
+    except BaseException as exc:  # only this item's writes are undone
         return item, None, exc

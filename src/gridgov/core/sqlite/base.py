@@ -27,7 +27,7 @@ from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
 _guard = threading.Lock()
-_writers: dict[str, threading.Lock] = {}
+_writers: dict[tuple[str, int], threading.Lock] = {}  # per process: a fork copies locks held
 _files: dict[tuple[str, int], int] = {}  # (database, pid) -> the lock file's descriptor
 POLL_FIRST, POLL_MAX = 0.0002, 0.001
 
@@ -35,7 +35,7 @@ POLL_FIRST, POLL_MAX = 0.0002, 0.001
 def writer_lock(name: str) -> threading.Lock:
     """This process's lock for the database file ``name``."""
     with _guard:
-        return _writers.setdefault(name, threading.Lock())
+        return _writers.setdefault((name, os.getpid()), threading.Lock())
 
 
 def _lock_file(name: str) -> int:
@@ -63,6 +63,7 @@ def _flock(fd: int, deadline: float) -> bool:
 class DatabaseWrapper(base.DatabaseWrapper):
     _held: threading.Lock | None = None
     _held_fd: int | None = None
+    _held_pid: int = 0
 
     def _start_transaction_under_autocommit(self) -> None:
         if self.is_in_memory_db():
@@ -75,7 +76,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         lock = writer_lock(name)
         if not lock.acquire(timeout=timeout):
             raise OperationalError("database is locked (this process's writer queue)")
-        self._held = lock
+        self._held, self._held_pid = lock, os.getpid()
         try:
             fd = _lock_file(name)
             if not _flock(fd, deadline):
@@ -104,8 +105,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _release(self) -> None:
         fd, self._held_fd = self._held_fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
         held, self._held = self._held, None
-        if held is not None:
-            held.release()
+        try:
+            # a connection carried over a fork must not unlock its parent's live lock
+            if fd is not None and self._held_pid == os.getpid():
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            if held is not None and self._held_pid == os.getpid():
+                held.release()
