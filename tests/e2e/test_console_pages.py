@@ -194,6 +194,12 @@ def test_the_closed_loop_across_posts(page: Any, site: Site, cast: Cast, tmp_pat
     take(page, code, "report_result", note="已劝离占道商户", photos=photo_file(tmp_path))
     assert state_shown(page) == "待核查"
     page.wait_for_selector(".compare img")
+    # the photo is fetched after the element appears: wait for it to load (a broken one never
+    # gets a width, and the wait fails)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.compare img');"
+        " return i !== null && i.complete && i.naturalWidth > 0 }"
+    )
     assert page.locator(".compare img").evaluate("img => img.naturalWidth") > 0
     shot(page, "loop-4-reported-back")
     # the grid worker checks on the spot and closes it
