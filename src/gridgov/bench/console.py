@@ -124,7 +124,7 @@ def insert_events(
     township's centre, ``updated_at``) are converted for the database once, through the
     connection itself rather than its thread-local proxy. A model instance per row with every
     field converted cost more than the database's inserts."""
-    from django.db import DEFAULT_DB_ALIAS, connections, transaction
+    from django.db import DEFAULT_DB_ALIAS, connections
     from django.utils import timezone
 
     from gridgov.events.models import Category, Event
@@ -143,9 +143,7 @@ def insert_events(
     now = timezone.now()
     fields = list(Event._meta.concrete_fields)
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
     table = Event._meta.db_table
-    sql = f"INSERT INTO {table} ({cols}) VALUES ({marks})"  # noqa: S608
     template = Event(
         request_hash="x",
         orig_lon=114.47,
@@ -197,16 +195,23 @@ def insert_events(
                 }
             )
         rows = _db_rows(fields, template, drawn, connection)
-        with transaction.atomic(), connection.cursor() as cur:
-            if connection.vendor == "postgresql":
-                # COPY takes a quarter of the time of as many INSERTs (the same indexes and
-                # constraint checks): the server's per-statement work was most of it.
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                cur.executemany(sql, rows)
+        write_rows(table, cols, rows)
         done += len(rows)
+
+
+def write_rows(table: str, cols: str, rows: list[list[Any]]) -> None:
+    """Bulk rows into ``table`` in one transaction: COPY on PostgreSQL (a quarter of the time
+    of as many INSERTs, the server's per-statement work being most of it), else executemany."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(rows[0])) if rows else ""
+            cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)  # noqa: S608
 
 
 def _db_rows(

@@ -1047,28 +1047,19 @@ def _bulk(
     connection: Any, model: Any, drawn: list[dict[str, Any]], template: Any, skip: str | None
 ) -> None:
     """Insert rows in batches: COPY on PostgreSQL, executemany on SQLite."""
-    from django.db import transaction
 
-    from .console import _db_rows
+    from .console import _db_rows, write_rows
 
     fields = [f for f in model._meta.concrete_fields if f.attname != skip]
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     table = model._meta.db_table
-    marks = ", ".join(["%s"] * len(fields))
     by_name = {f.attname: f for f in fields}
     for start in range(0, len(drawn), 10_000):
         batch = drawn[start : start + 10_000]
         # Every row gives the same columns (what a row leaves out is the field's default).
         keys = set().union(*(d.keys() for d in batch))
         full = [{k: d[k] if k in d else by_name[k].get_default() for k in keys} for d in batch]
-        rows = _db_rows(fields, template, full, connection)
-        with transaction.atomic(), connection.cursor() as cur:
-            if connection.vendor == "postgresql":
-                with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                cur.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)  # noqa: S608
+        write_rows(table, cols, _db_rows(fields, template, full, connection))
 
 
 def prepare(consoles: int, seed: int) -> None:
