@@ -25,9 +25,10 @@ def client(who: User | str) -> Client:
     return c
 
 
-def report(c: Client, grid_code: str, **fields: Any) -> Any:
+def report_body(grid_code: str, **fields: Any) -> dict[str, Any]:
+    """A report's JSON body at a point inside ``grid_code``, with a new client id."""
     lon, lat = point_in(grid_code)
-    body = {
+    return {
         "client_id": str(uuid.uuid4()),
         "channel": "web",
         "title": "测试事件",
@@ -36,7 +37,12 @@ def report(c: Client, grid_code: str, **fields: Any) -> Any:
         "lat": lat,
         **fields,
     }
-    return c.post("/api/v1/events", body, content_type="application/json")
+
+
+def report(c: Client, grid_code: str, **fields: Any) -> Any:
+    return c.post(
+        "/api/v1/events", report_body(grid_code, **fields), content_type="application/json"
+    )
 
 
 def act(c: Client, event: str, action: str, **body: Any) -> Any:

@@ -71,26 +71,26 @@ def record(
         detail=detail,
         source_ip=source_ip,
     )
-    row.seq, row.prev_hash = _advance_head(1)
-    row.hash = row_hash(row)
-    sql.insert(row)
-    _set_head_hash(row.hash)
-    return row
+    return _append([row])[0]
 
 
 def record_many(rows: list[dict[str, Any]]) -> list[AuditLog]:
     """Append several rows (each given as ``record``'s arguments) with one move of the head and
-    one bulk insert: the ticker's batches. Call inside ``transaction.atomic``."""
+    one multi-row insert: the ticker's batches, intake's group commits. Call inside
+    ``transaction.atomic``. The rows' ids are left to the database and not read back."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record_many must run inside the transaction it records")
     if not rows:
         return []
-    built = [_row(**r) for r in rows]
+    return _append([_row(**r) for r in rows])
+
+
+def _append(built: list[AuditLog]) -> list[AuditLog]:
     last, prev_hash = _advance_head(len(built))
     for seq, row in enumerate(built, start=last - len(built) + 1):
         row.seq, row.prev_hash = seq, prev_hash
         row.hash = prev_hash = row_hash(row)
-    AuditLog.objects.bulk_create(built)
+    sql.insert_rows(built)
     _set_head_hash(prev_hash)
     return built
 
@@ -120,8 +120,7 @@ def _row(action: str, **given: Any) -> AuditLog:
 
 
 def _set_head_hash(value: str) -> None:
-    with connection.cursor() as cur:
-        cur.execute(f"UPDATE {sql.table(AuditHead)} SET hash = %s WHERE id = 1", [value])  # noqa: S608
+    sql.run(f"UPDATE {sql.table(AuditHead)} SET hash = %s WHERE id = 1", [value])  # noqa: S608
 
 
 def _advance_head(n: int) -> tuple[int, str]:

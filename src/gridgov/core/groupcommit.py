@@ -9,6 +9,11 @@ every function queued meanwhile, runs each under a savepoint of one transaction 
 once; only then is each caller answered, with its own result or its own error. Nothing is
 acknowledged before it is durable, and one report's failure rolls back only its savepoint.
 
+Writes of one kind can also be written together (``run_grouped``): the writer hands every such
+request of the batch to one function that writes them all with a few multi-row statements
+(intake: one INSERT per table for all its reports). If that fails, it is undone and each
+request is written on its own, so only the one at fault fails.
+
 Code already inside a transaction (a test, a command that groups its writes) runs inline.
 """
 
@@ -34,11 +39,16 @@ T = TypeVar("T")
 MAX_BATCH = 32
 
 
+Group = Callable[[list[Any]], list[Any]]  # several requests' arguments -> their results
+
+
 @dataclass
 class _Item:
-    fn: Callable[[], Any]
+    fn: Callable[[], Any]  # this request's writes on their own
     context: contextvars.Context  # the request's (the audit row's source address)
     future: Future[Any]
+    group: Group | None = None  # writes this request with others of its kind at once
+    arg: Any = None  # what ``group`` takes for this request
 
 
 class _Writer:
@@ -105,10 +115,25 @@ def run(fn: Callable[[], T]) -> T:
     if connection.in_atomic_block or not settings.GROUP_COMMIT:
         with transaction.atomic():
             return fn()
-    future: Future[T] = Future()
-    _current().queue.put(_Item(fn, contextvars.copy_context(), future))
+    return _wait(_Item(fn, contextvars.copy_context(), Future()))
+
+
+def run_grouped(group: Group, arg: Any) -> Any:
+    """Write ``arg`` with ``group``, together with the other requests of the batch that use the
+    same ``group`` (one call for them all, in the first one's context: what differs per
+    request must be in its ``arg``); answer this request's result once durable. ``group`` may
+    be called again with this ``arg`` alone, after a failed call was rolled back."""
+    if connection.in_atomic_block or not settings.GROUP_COMMIT:
+        with transaction.atomic():
+            return group([arg])[0]
+    item = _Item(lambda: group([arg])[0], contextvars.copy_context(), Future(), group, arg)
+    return _wait(item)
+
+
+def _wait(item: _Item) -> Any:
+    _current().queue.put(item)
     try:
-        return future.result(timeout=settings.GROUP_COMMIT_WAIT)
+        return item.future.result(timeout=settings.GROUP_COMMIT_WAIT)
     except FutureTimeout:
         # not acknowledged: a retry with the same key answers what was written, if anything
         raise Unavailable("the report could not be written in time; send it again", 5) from None
@@ -165,11 +190,46 @@ def _batch(items: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]]:
             # foreign keys are checked at each statement, inside the item's savepoint
             with connection.cursor() as cur:
                 cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for item in items:
-            outcomes.append(_one(item, savepoint=len(items) > 1))
+        for unit in _units(items):
+            if len(unit) > 1:
+                outcomes.extend(_together(unit))
+            else:
+                outcomes.append(_one(unit[0], savepoint=len(items) > 1))
             if connection.needs_rollback or connection.closed_in_transaction:
                 raise _Broken("the batch's transaction was lost")
     return outcomes
+
+
+def _units(items: list[_Item]) -> list[list[_Item]]:
+    """The items written together: those of one group, in order; every other item alone."""
+    groups: dict[Group, list[_Item]] = {}
+    units: list[list[_Item]] = []
+    for item in items:
+        if item.group is None:
+            units.append([item])
+        elif item.group in groups:
+            groups[item.group].append(item)
+        else:
+            groups[item.group] = [item]
+            units.append(groups[item.group])
+    return units
+
+
+def _together(unit: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]]:
+    """One call of the group for all of ``unit`` under a savepoint; if it fails, each item
+    on its own, so the failure reaches only the item at fault."""
+    group = unit[0].group
+    assert group is not None
+    try:
+        with transaction.atomic():
+            results = unit[0].context.run(group, [i.arg for i in unit])
+    except Exception:
+        if connection.closed_in_transaction:
+            raise _Broken("the batch's transaction was lost") from None
+        return [_one(item, savepoint=True) for item in unit]
+    if len(results) != len(unit):
+        raise _Broken("a group answered a result count other than its requests'")
+    return [(item, value, None) for item, value in zip(unit, results, strict=True)]
 
 
 def _one(item: _Item, savepoint: bool) -> tuple[_Item, Any, BaseException | None]:

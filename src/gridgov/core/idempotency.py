@@ -94,18 +94,43 @@ def remember(
     object_id: Any,
 ) -> Answer:
     """Store the answer in the creating transaction; returns it as a replay would see it."""
+    return remember_many([Kept(owner, operation, key, request_hash, status, body, object_id)])[0]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One answer to keep (``remember``'s arguments)."""
+
+    owner: str
+    operation: str
+    key: str
+    request_hash: str
+    status: int
+    body: dict[str, Any]
+    object_id: Any
+
+
+def remember_many(kept: list[Kept]) -> list[Answer]:
+    """``remember`` for several answers in one statement (intake's group commits); a key
+    taken already fails the whole statement with IntegrityError."""
     if not connection.in_atomic_block:
         raise RuntimeError("idempotency.remember must run inside the creating transaction")
-    text = json.dumps(body, ensure_ascii=False, cls=DjangoJSONEncoder)
-    record = IdempotencyRecord(
-        owner=owner,
-        operation=operation,
-        key=key,
-        request_hash=request_hash,
-        status=status,
-        response=text,
-        object_id=str(object_id),
-        created_at=timezone.now(),
-    )
-    sql.insert(record)  # a racing first request collides on the unique key: IntegrityError
-    return Answer(status, json.loads(text), str(object_id), replayed=False)
+    now = timezone.now()
+    records, answers = [], []
+    for k in kept:
+        text = json.dumps(k.body, ensure_ascii=False, cls=DjangoJSONEncoder)
+        records.append(
+            IdempotencyRecord(
+                owner=k.owner,
+                operation=k.operation,
+                key=k.key,
+                request_hash=k.request_hash,
+                status=k.status,
+                response=text,
+                object_id=str(k.object_id),
+                created_at=now,
+            )
+        )
+        answers.append(Answer(k.status, json.loads(text), str(k.object_id), replayed=False))
+    sql.insert_rows(records)  # a racing first request collides on the unique key
+    return answers

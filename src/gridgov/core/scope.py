@@ -89,6 +89,14 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
     return queryset.filter(q)
 
 
+def signature(model: type[models.Model], user: Any, action: str) -> tuple[Any, ...]:
+    """What ``restrict`` makes of ``user`` and ``action`` on ``model``: two calls with equal
+    signatures filter with the same SQL (core.sql.fetch_compiled keeps it under this key)."""
+    entry = _REGISTRY.get(model._meta.label_lower)
+    reaches = tuple(reach(user, entry.resource, action)) if entry else ()
+    return (model._meta.label_lower, action, reaches)
+
+
 def parts(queryset: models.QuerySet[M], user: Any, action: str) -> list[models.QuerySet[M]]:
     """``restrict`` as disjoint querysets whose union is the same rows: rows reached by their
     own code, then rows reached only by a further code field (an event dispatched into the

@@ -3,26 +3,132 @@
 The ORM compiles a statement's SQL anew on each call: 0.2–0.7 ms of CPU for a filtered select
 on these machines, against 0.03 ms to run it. Intake and the ticker run a dozen such statements
 per report or event, so their hot statements are built once per model here and run with new
-values. Values still go through each field's own conversion (``get_db_prep_save``), so what is
-stored is byte for byte what ``Model.save`` would store. Everything else uses the ORM.
+values. Values still go through each field's own conversion, so what is stored is byte for
+byte what ``Model.save`` would store: a value of the exact type a plain field holds (a str in a
+CharField, an aware datetime in a DateTimeField, a UUID in a UUIDField …) takes only the
+backend's last step of that conversion, anything else the field's whole ``get_db_prep_save``
+(``tests/core/test_sql.py`` compares the two). Everything else uses the ORM.
+
+Statements run on the DB-API cursor itself, inside Django's error translation and its broken-
+transaction check, when nobody is listening: while queries are logged (``DEBUG``, a test's
+``CaptureQueriesContext``) or wrapped, they go through Django's cursor as any other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connection, models
+from django.core.exceptions import EmptyResultSet
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX as _QMARK
+
+Saver = Callable[[models.Model], Any]  # an object -> its field's value as the database takes it
+
+_TEXT = (models.CharField, models.TextField)
+_INTEGER = (
+    models.IntegerField,
+    models.SmallIntegerField,
+    models.BigIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.PositiveBigIntegerField,
+)
+_AUTO = (models.AutoField, models.BigAutoField, models.SmallAutoField)
+
+
+def _last_step(field: Any) -> tuple[type, Callable[[Any], Any]] | None:
+    """For a plain field (its exact class): the Python type it holds and the conversion
+    ``get_db_prep_save`` ends with for a value of that type; None for any other field."""
+    ops, kind = connection.ops, type(field)
+    if kind in _TEXT:
+        return str, _same
+    if kind is models.BooleanField:
+        return bool, _same
+    if kind is models.FloatField:
+        return float, _same
+    if kind in _INTEGER:
+        internal = field.get_internal_type()
+        return int, lambda v: ops.adapt_integerfield_value(v, internal)
+    if kind in _AUTO:
+        return int, ops.validate_autopk_value
+    if kind is models.UUIDField:
+        return uuid.UUID, _same if connection.features.has_native_uuid_field else _hex
+    if kind is models.DateTimeField and not (field.auto_now or field.auto_now_add):
+        return dt.datetime, _aware_datetime(ops.adapt_datetimefield_value, field)
+    if kind is models.ForeignKey or kind is models.OneToOneField:
+        return _last_step(field.target_field)
+    return None
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _hex(value: uuid.UUID) -> str:
+    return value.hex
+
+
+def _aware_datetime(adapt: Callable[[Any], Any], field: Any) -> Callable[[Any], Any]:
+    def convert(value: dt.datetime) -> Any:
+        if value.utcoffset() is None:  # naive: the field warns about it, as save would
+            return field.get_db_prep_save(value, connection)
+        return adapt(value)
+
+    return convert
+
+
+def _saver(field: Any) -> Saver:
+    attname = field.attname
+
+    def whole(obj: models.Model) -> Any:
+        return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+    plain = _last_step(field)
+    if plain is None:
+        return whole
+    kind, convert = plain
+
+    def fast(obj: models.Model) -> Any:
+        value = obj.__dict__.get(attname, whole)
+        if value is whole:  # not loaded: the field's own way
+            return whole(obj)
+        if value is None:
+            return None
+        if type(value) is kind:
+            return convert(value)
+        return field.get_db_prep_save(value, connection)
+
+    return fast
 
 
 @cache
-def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str) -> tuple[str, tuple]:
-    fields = tuple(
+def _savers(model: type[models.Model], with_pk: bool, vendor: str) -> tuple[Saver, ...]:
+    return tuple(_saver(f) for f in _fields(model, with_pk))
+
+
+def row_values(obj: models.Model, with_pk: bool) -> list[Any]:
+    """``obj``'s values for ``_fields(model, with_pk)``, as ``save`` would send them."""
+    return [save(obj) for save in _savers(type(obj), with_pk, connection.vendor)]
+
+
+@cache
+def _fields(model: type[models.Model], with_pk: bool) -> tuple[Any, ...]:
+    return tuple(
         f
         for f in model._meta.concrete_fields
-        if with_pk or not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
+        if with_pk or not (f.primary_key and isinstance(f, _AUTO))
     )
+
+
+@cache
+def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str) -> str:
+    fields = _fields(model, with_pk)
     q = connection.ops.quote_name
     cols = ", ".join(q(f.column) for f in fields)
     marks = ", ".join(["%s"] * len(fields))
@@ -33,7 +139,17 @@ def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str) -> t
         pk = model._meta.pk
         assert pk is not None
         sql += f" RETURNING {q(pk.column)}"
-    return sql, fields
+    return sql
+
+
+def _has_auto_pk(obj: models.Model) -> bool:
+    return isinstance(obj._meta.pk, _AUTO)
+
+
+def _saved(objs: Sequence[models.Model]) -> None:
+    for o in objs:
+        o._state.adding = False
+        o._state.db = connection.alias
 
 
 def insert(obj: models.Model, on_conflict: str = "") -> bool:
@@ -41,19 +157,13 @@ def insert(obj: models.Model, on_conflict: str = "") -> bool:
     this way have no receivers). An auto-increment key is read back with RETURNING. With
     ``on_conflict`` (e.g. ``"(id)"``) a row that exists already is left alone and False is
     answered."""
-    pk = obj._meta.pk
-    assert pk is not None
-    with_pk = obj.pk is not None or not isinstance(pk, models.AutoField | models.BigAutoField)
-    sql, fields = _insert_sql(type(obj), with_pk, on_conflict)
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cur:
-        cur.execute(sql, values)
-        inserted = cur.rowcount != 0
-        if not with_pk and not on_conflict:
-            obj.pk = cur.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return inserted
+    with_pk = obj.pk is not None or not _has_auto_pk(obj)
+    sql = _insert_sql(type(obj), with_pk, on_conflict)
+    rows, count = run(sql, row_values(obj, with_pk), fetch=not with_pk and not on_conflict)
+    if rows:
+        obj.pk = rows[0][0]
+    _saved([obj])
+    return count != 0
 
 
 def insert_many(objs: Sequence[models.Model], on_conflict: str) -> None:
@@ -61,13 +171,49 @@ def insert_many(objs: Sequence[models.Model], on_conflict: str) -> None:
     key exists already are left alone (``on_conflict``, e.g. ``"(id)"``)."""
     if not objs:
         return
-    sql, fields = _insert_sql(type(objs[0]), True, on_conflict)
-    rows = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in fields] for o in objs]
-    with connection.cursor() as cur:
-        cur.executemany(sql, rows)
-    for o in objs:
-        o._state.adding = False
-        o._state.db = connection.alias
+    sql = _insert_sql(type(objs[0]), True, on_conflict)
+    run_many(sql, [row_values(o, True) for o in objs])
+    _saved(objs)
+
+
+@cache
+def _rows_sql(model: type[models.Model], n: int, on_conflict: str) -> str:
+    # cached per row count: a batch's sizes are few (up to groupcommit.MAX_BATCH)
+    q = connection.ops.quote_name
+    fields = _fields(model, False)
+    cols = ", ".join(q(f.column) for f in fields)
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * n)
+    sql = f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES {values}"  # noqa: S608
+    if on_conflict:
+        return f"{sql} ON CONFLICT {on_conflict} DO NOTHING"
+    pk = model._meta.pk
+    if isinstance(pk, _AUTO):
+        sql += f" RETURNING {q(pk.column)}"
+    return sql
+
+
+def insert_rows(objs: Sequence[models.Model]) -> None:
+    """INSERT new objects of one model as multi-row statements; auto-increment keys are read
+    back in the rows' order, as ``bulk_create`` does on both databases. Each statement stays
+    within the database's limit of values."""
+    if not objs:
+        return
+    model = type(objs[0])
+    fields = _fields(model, False)
+    auto = isinstance(model._meta.pk, _AUTO)
+    per = max(1, _max_params() // len(fields))
+    for start in range(0, len(objs), per):
+        chunk = objs[start : start + per]
+        values = [v for o in chunk for v in row_values(o, False)]
+        ids, _count = run(_rows_sql(model, len(chunk), ""), values, fetch=auto)
+        if auto:
+            for obj, (pk,) in zip(chunk, ids, strict=True):
+                obj.pk = pk
+    _saved(objs)
+
+
+def _max_params() -> int:
+    return int(connection.features.max_query_params or 999)
 
 
 Converter = Any  # (value, expression, connection) -> value
@@ -148,9 +294,103 @@ def select_joined(
 
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return list(cur.fetchall())
+    return run(sql, params, fetch=True)[0]
+
+
+@cache
+def _native(sql: str, vendor: str) -> str:
+    """The statement as the driver takes it (SQLite's qmark style; psycopg takes %s)."""
+    if vendor == "sqlite":
+        return str(_QMARK.sub("?", sql).replace("%%", "%"))  # as SQLiteCursorWrapper does
+    return sql
+
+
+def run(sql: str, params: Sequence[Any], fetch: bool = False) -> tuple[list[tuple[Any, ...]], int]:
+    """Execute one fixed statement: (its rows if ``fetch``, its row count)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.queries_logged or conn.execute_wrappers:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return (list(cur.fetchall()) if fetch else []), cur.rowcount
+    cur = _raw_cursor(conn)
+    try:
+        with conn.wrap_database_errors:
+            cur.execute(_native(sql, conn.vendor), params)
+            return (list(cur.fetchall()) if fetch else []), cur.rowcount
+    finally:
+        cur.close()
+
+
+def run_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Execute one fixed statement once per row (an executemany)."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.queries_logged or conn.execute_wrappers:
+        with conn.cursor() as cur:
+            cur.executemany(sql, rows)
+        return
+    cur = _raw_cursor(conn)
+    try:
+        with conn.wrap_database_errors:
+            cur.executemany(_native(sql, conn.vendor), rows)
+    finally:
+        cur.close()
+
+
+def _raw_cursor(conn: Any) -> Any:
+    """The driver's cursor, after the checks Django's own cursor makes."""
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    conn.validate_thread_sharing()
+    conn.validate_no_broken_transaction()
+    with conn.wrap_database_errors:
+        return conn.connection.cursor()
+
+
+Template = tuple[str, list[Any], dict[int, int]]  # SQL, its params, param index -> arg index
+_templates: OrderedDict[Hashable, Template | None] = OrderedDict()
+_templates_lock = threading.Lock()
+TEMPLATES_KEPT = 512
+
+
+def fetch_compiled(
+    key: Hashable, build: Callable[[list[str]], models.QuerySet[Any]], args: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The rows of the queryset ``build(args)`` (a ``values_list``), its SQL compiled by the
+    ORM only once per ``key`` and number of args: ``key`` must fix everything in that SQL but
+    the values of ``args`` (for a scoped read: ``core.scope.signature``). Later calls run the
+    kept SQL with the new args in place (text args, each used once as a plain value)."""
+    full = (key, len(args))
+    with _templates_lock:
+        found: Template | bool | None = _templates.get(full, False)
+        if found is not False:
+            _templates.move_to_end(full)
+    if found is False:
+        found = _template(build, len(args))
+        with _templates_lock:
+            _templates[full] = found
+            while len(_templates) > TEMPLATES_KEPT:
+                _templates.popitem(last=False)
+    if found is None or found is True:  # the args are not plain values of the SQL: the ORM
+        return list(build(list(args)))
+    sql, params, where = found
+    if not sql:
+        return []
+    given = list(params)
+    for i, j in where.items():
+        given[i] = args[j]
+    return fetch(sql, given)
+
+
+def _template(build: Callable[[list[str]], models.QuerySet[Any]], n: int) -> Template | None:
+    marks = [f"\x00arg{i}:{uuid.uuid4().hex}" for i in range(n)]
+    try:
+        sql, params = build(marks).query.sql_with_params()
+    except EmptyResultSet:  # the filter reaches nothing (no scope): no rows, no statement
+        return "", [], {i: i for i in range(n)}
+    where = {i: marks.index(p) for i, p in enumerate(params) if isinstance(p, str) and p in marks}
+    if sorted(where.values()) != list(range(n)) or any(m in sql for m in marks):
+        return None
+    return sql, list(params), where
 
 
 def table(model: type[models.Model]) -> str:

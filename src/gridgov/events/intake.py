@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from gridgov.accounts.roles import Role
 from gridgov.accounts.scope import active_posts
-from gridgov.core import audit, codes, flow, groupcommit, idempotency, refcache, sql
+from gridgov.core import audit, codes, flow, groupcommit, idempotency, outbox, refcache, sql
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
 from gridgov.core.personal import normalize_phone
@@ -129,10 +130,11 @@ def do_intake(
     errors = validate(report)
     if errors:
         raise Invalid(errors)
-    ready = _prepare(report, client_id, fingerprint, actor)  # reads and CPU, outside the lock
+    ready = _prepare(report, client_id, fingerprint, actor, owner)  # reads, outside the lock
     try:
         # written with the process's other reports of the moment, answered once durable
-        return groupcommit.run(lambda: _create(ready, report, actor, owner))
+        intake: Intake = groupcommit.run_grouped(_create_many, ready)
+        return intake
     except IntegrityError:
         found = idempotency.lookup(owner, OPERATION, client_id, fingerprint)
         if found is None:
@@ -189,17 +191,25 @@ def _category(report: Report) -> Category | None:
     return cat
 
 
-def _next_code(now: Any) -> str:
-    """The day's next case number in one statement: an upsert that answers the new count (it
-    takes the counter row's lock on PostgreSQL, so numbers are never handed out twice)."""
-    day = timezone.localtime(now).strftime("%Y%m%d")
+def _next_codes(times: list[Any]) -> list[str]:
+    """The next case numbers of each report's day, in order: one upsert per day that answers
+    the day's new count (it takes the counter row's lock on PostgreSQL, so numbers are never
+    handed out twice)."""
+    days = [timezone.localtime(t).strftime("%Y%m%d") for t in times]
     table = sql.table(CaseCounter)
-    (n,) = sql.fetch(
-        f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608 - our table name
-        f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
-        [day],
-    )[0]
-    return f"{settings.CASE_PREFIX}{day}{n:06d}"
+    last: dict[str, int] = {}
+    for day, n in sorted(Counter(days).items()):  # one order of row locks: no deadlock
+        (top,) = sql.fetch(
+            f"INSERT INTO {table} (day, last) VALUES (%s, %s) "  # noqa: S608 - our table name
+            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING last",
+            [day, n],
+        )[0]
+        last[day] = top - n
+    found = []
+    for day in days:
+        last[day] += 1
+        found.append(f"{settings.CASE_PREFIX}{day}{last[day]:06d}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -207,12 +217,17 @@ class Prepared:
     """What intake works out before its transaction, so the write lock is held only to write."""
 
     event: Event
+    entry: TimelineEntry  # the first timeline row
     route: routing.Route
     secret: str  # the reporter's, told once in the receipt; only its digest is stored
     duplicates: list[str]  # the candidates the caller may see
+    report: Report
+    actor: Any
+    owner: str  # whose key the report's client id is
+    source_ip: str  # for the audit row (written in the writer's thread)
 
 
-def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any) -> Prepared:
+def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any, owner: str) -> Prepared:
     """Everything intake can work out by reading: route, category, clock, duplicates."""
     category = _category(report)
     try:
@@ -260,17 +275,6 @@ def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any) -> Pr
     secret = secrets.token_urlsafe(18)
     event.reporter_secret_hash = secret_digest(secret)
     visible = queries.visible_codes(actor, event.duplicate_candidates)
-    return Prepared(event, route, secret, visible)
-
-
-def _create(ready: Prepared, report: Report, actor: Any, owner: str) -> Intake:
-    """The writes, in one short transaction: event, first timeline row, attachments, outbox,
-    audit row and the answer kept for replays."""
-    event, route = ready.event, ready.route
-    now = event.reported_at
-    loc = route.location
-    event.code = _next_code(now)
-    sql.insert(event)
     entry = TimelineEntry(
         event=event,
         seq=1,
@@ -287,28 +291,54 @@ def _create(ready: Prepared, report: Report, actor: Any, owner: str) -> Intake:
             "distance_m": round(loc.distance_m, 1),
         },
     )
-    sql.insert(entry)
-    _claim_attachments(event, report.attachments, actor)
-    square.follow(None, event)  # public at once only when fixed on the spot
-    _announce(event, route)
-    action = "self_resolve" if report.resolved_on_spot else "report"
-    flow.changed.send(Event, obj=event, action=action, before=None, at=now)
-    audit.record(
-        "event.report",
-        actor=actor,
-        obj=event,
-        detail={"channel": report.channel, "grid": event.grid_code},
+    source_ip = audit.current_source_ip.get()
+    return Prepared(event, entry, route, secret, visible, report, actor, owner, source_ip)
+
+
+def _create_many(batch: list[Prepared]) -> list[Intake]:
+    """The writes of several reports, a few statements for them all (group commit): case
+    numbers, events, first timeline rows, attachments, notices, audit rows and the answers
+    kept for replays. Run again for one report alone if a batch fails, so nothing here may
+    depend on an earlier run."""
+    for ready, code in zip(batch, _next_codes([r.event.reported_at for r in batch]), strict=True):
+        ready.event.code = code
+    sql.insert_rows([r.event for r in batch])
+    sql.insert_rows([r.entry for r in batch])
+    with outbox.batched():
+        for r in batch:
+            _claim_attachments(r.event, r.report.attachments, r.actor)
+            square.follow(None, r.event)  # public at once only when fixed on the spot
+            _announce(r.event, r.route)
+            flow.changed.send(
+                Event, obj=r.event, action=r.entry.action, before=None, at=r.event.reported_at
+            )
+    audit.record_many(
+        [
+            {
+                "action": "event.report",
+                "actor": r.actor,
+                "obj": r.event,
+                "detail": {"channel": r.report.channel, "grid": r.event.grid_code},
+                "source_ip": r.source_ip,
+            }
+            for r in batch
+        ]
     )
-    answer = idempotency.remember(
-        owner,
-        OPERATION,
-        event.client_id,
-        event.request_hash,
-        201,
-        _receipt(event, ready.secret, ready.duplicates),
-        event.pk,
+    answers = idempotency.remember_many(
+        [
+            idempotency.Kept(
+                r.owner,
+                OPERATION,
+                r.event.client_id,
+                r.event.request_hash,
+                201,
+                _receipt(r.event, r.secret, r.duplicates),
+                r.event.pk,
+            )
+            for r in batch
+        ]
     )
-    return Intake(event, answer.body, created=True)
+    return [Intake(r.event, a.body, created=True) for r, a in zip(batch, answers, strict=True)]
 
 
 def _receipt(event: Event, secret: str, duplicates: list[str]) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""core/sql.py: fixed statements store what the ORM would store, and a scoped read compiled once
+answers what the ORM answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from gridgov.core import crypto, fields, sql
+from gridgov.core import scope as core_scope
+from gridgov.core.models import AuditLog, IdempotencyRecord, Outbox
+from gridgov.events import queries
+from gridgov.events.models import Event, TimelineEntry
+
+from .. import personas
+from ..eventbuilder import new_event
+
+pytestmark = pytest.mark.django_db
+
+
+def _plain(field: Any, value: Any) -> Any:
+    """A value as compared: encrypted text by its plaintext (each encryption differs), JSON
+    wrappers by what they wrap."""
+    if isinstance(field, fields.EncryptedTextField) and value:
+        return crypto.decrypt(value, field.purpose())
+    return getattr(value, "obj", value)
+
+
+def _same_as_django(obj: Any) -> None:
+    with_pk = True
+    ours = sql.row_values(obj, with_pk)
+    for field, value in zip(sql._fields(type(obj), with_pk), ours, strict=True):
+        if getattr(field, "auto_now", False):
+            continue  # stamped with the time of each call
+        theirs = field.get_db_prep_save(field.pre_save(obj, True), connection)
+        assert _plain(field, value) == _plain(field, theirs), field.name
+        assert type(value) is type(theirs), field.name
+
+
+def test_row_values_are_what_save_would_send() -> None:
+    event = new_event(reporter_phone="13800001111", reporter_name="张三")
+    event.paused_remaining = 3  # an int in a FloatField: converted as the field converts it
+    event.overdue_count = True  # a bool in an integer field
+    event.due_at = datetime(2026, 11, 28, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    event.rated_at = timezone.now() - timedelta(days=1)
+    _same_as_django(event)
+    entry = TimelineEntry(event=event, seq=2, at=timezone.now(), action="x", data={"a": [1]})
+    _same_as_django(entry)
+    _same_as_django(
+        AuditLog(at=timezone.now(), action="t", object_id="1", detail={"k": "值"}, seq=1)
+    )
+    _same_as_django(
+        Outbox(id=uuid.uuid4(), topic="t", recipient="r", payload={}, created_at=timezone.now())
+    )
+    _same_as_django(
+        IdempotencyRecord(
+            owner="o", operation="p", key="k", request_hash="h", status=201, response="{}"
+        )
+    )
+
+
+def test_a_naive_datetime_goes_the_fields_own_way() -> None:
+    event = new_event()
+    event.rated_at = datetime(2026, 11, 28, 9, 30)
+    with pytest.warns(RuntimeWarning):
+        _same_as_django(event)
+
+
+def test_insert_rows_reads_back_auto_keys_in_order() -> None:
+    rows = [AuditLog(at=timezone.now(), action=f"t{i}", seq=10_000 + i) for i in range(3)]
+    sql.insert_rows(rows)
+    assert [AuditLog.objects.get(pk=r.pk).action for r in rows] == ["t0", "t1", "t2"]
+
+
+def test_a_scoped_read_compiled_once_answers_as_the_orm() -> None:
+    events = [new_event() for _ in range(3)]
+    codes = [e.code for e in events] + ["SJZ00000000000000"]
+    operator, outsider = personas.township_operator(), personas.township_operator("130105001")
+    for user in (operator, outsider, personas.department_handler()):
+        expected = set(
+            core_scope.restrict(Event.objects.filter(code__in=codes), user, "view").values_list(
+                "code", flat=True
+            )
+        )
+        assert set(queries.visible_codes(user, codes)) == expected
+    assert set(queries.visible_codes(operator, codes)) == {e.code for e in events}
+    assert queries.visible_codes(outsider, codes) == []
+
+    compiled: list[int] = []
+
+    def build(given: list[str]) -> Any:
+        compiled.append(1)
+        return core_scope.restrict(
+            Event.objects.filter(code__in=given), operator, "view"
+        ).values_list("code")
+
+    key = ("test", core_scope.signature(Event, operator, "view"))
+    first = sql.fetch_compiled(key, build, codes[:2])
+    with CaptureQueriesContext(connection) as q:
+        again = sql.fetch_compiled(key, build, codes[1:3])
+    assert compiled == [1]  # the second call ran the kept SQL with its own codes
+    assert {c for (c,) in first} == set(codes[:2]) and {c for (c,) in again} == set(codes[1:3])
+    assert len(q.captured_queries) == 1
+
+
+def test_a_scoped_read_for_no_reach_sends_nothing() -> None:
+    nobody = personas.persona("auditor", "1301")
+    code = new_event().code
+    with CaptureQueriesContext(connection) as q:
+        assert queries.visible_codes(nobody, [code]) == []
+    assert not [s for s in q.captured_queries if "events_event" in s["sql"] and "code" in s["sql"]]

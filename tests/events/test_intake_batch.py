@@ -1,0 +1,101 @@
+"""Group commit's bulk intake (ADR 0017): a batch of reports is written with a few multi-row
+statements whatever its size, each report gets its own answer, case number and audit row, and
+a report that fails in a batch fails alone."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from gridgov.core import audit, groupcommit
+from gridgov.core.models import AuditLog, IdempotencyRecord, Outbox
+from gridgov.core.verify import verify
+from gridgov.events import intake
+from gridgov.events.models import Event, TimelineEntry
+
+from .. import personas
+from ..eventbuilder import GRID8
+from ..helpers import point_in
+
+pytestmark = pytest.mark.django_db
+
+
+def _ready(actor: Any, key: str | None = None, title: str = "占道经营") -> intake.Prepared:
+    lon, lat = point_in(GRID8)
+    report = intake.Report(
+        channel="app", title=title, description="店外经营", lon=lon, lat=lat, category="0201"
+    )
+    key = key or str(uuid.uuid4())
+    owner = f"user:{actor.pk}"
+    return intake._prepare(report, key, report.fingerprint(), actor, owner)
+
+
+def _item(actor: Any, address: str, **kw: Any) -> groupcommit._Item:
+    """A report as run_grouped queues it, from a request whose client address is ``address``
+    (the request's context: what the core middleware sets)."""
+    context = contextvars.copy_context()
+    context.run(audit.current_source_ip.set, address)
+    ready = context.run(_ready, actor, **kw)
+    return groupcommit._Item(
+        lambda: intake._create_many([ready])[0],
+        context,
+        Future(),
+        intake._create_many,
+        ready,
+    )
+
+
+def _statements(queries: list[dict[str, Any]]) -> list[str]:
+    skip = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT", "BEGIN", "COMMIT", "SET ")
+    return [q["sql"] for q in queries if not q["sql"].upper().startswith(skip)]
+
+
+def test_a_batch_is_written_in_as_many_statements_as_one_report() -> None:
+    actor = personas.township_operator()
+    alone = [_item(actor, "10.0.0.1")]
+    batch = [_item(actor, f"10.0.0.{i}") for i in range(2, 8)]
+    with CaptureQueriesContext(connection) as one:
+        groupcommit.write(alone)
+    with CaptureQueriesContext(connection) as six:
+        groupcommit.write(batch)
+    assert len(_statements(six.captured_queries)) == len(_statements(one.captured_queries))
+
+    receipts = [item.future.result(timeout=0).receipt for item in batch]
+    codes = [r["code"] for r in receipts]
+    numbers = [int(c[-6:]) for c in codes]
+    assert numbers == list(range(numbers[0], numbers[0] + 6))  # consecutive, in batch order
+    for item, receipt in zip(batch, receipts, strict=True):
+        event = Event.objects.get(pk=receipt["id"])
+        assert event.code == receipt["code"] and event.client_id == item.arg.event.client_id
+        assert TimelineEntry.objects.filter(event=event, seq=1, action="report").count() == 1
+        kept = IdempotencyRecord.objects.get(key=event.client_id)
+        assert json.loads(kept.response)["code"] == receipt["code"]
+        assert Outbox.objects.filter(topic="event.new", payload__code=event.code).count() == 1
+        row = AuditLog.objects.get(action="event.report", object_id=str(event.pk))
+        assert row.source_ip == item.context.run(audit.current_source_ip.get)  # its own
+    assert verify() == []  # the rows appended together link into the chain like any others
+
+
+def test_a_report_that_fails_in_a_batch_fails_alone() -> None:
+    actor = personas.township_operator()
+    taken = str(uuid.uuid4())
+    items = [
+        _item(actor, "10.0.1.1", key=taken),
+        _item(actor, "10.0.1.2", key=taken, title="另一件事"),  # its answer cannot be kept
+        _item(actor, "10.0.1.3"),
+    ]
+    groupcommit.write(items)
+    assert items[0].future.result(timeout=0).created
+    assert items[2].future.result(timeout=0).created
+    with pytest.raises(IntegrityError):  # do_intake answers it from the first report's record
+        items[1].future.result(timeout=0)
+    assert Event.objects.filter(client_id=taken).count() == 1
+    assert not Event.objects.filter(title="另一件事").exists()
+    assert verify() == []
