@@ -4,6 +4,7 @@ These run on committed data (no test transaction), and clean up after themselves
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -144,3 +145,47 @@ def test_a_writer_that_ended_is_replaced(committed: None) -> None:
     old.thread.join(10)
     assert groupcommit.run(lambda: threading.current_thread().name) == "gridgov-writer"
     assert groupcommit._current() is not old
+
+
+def _swallows(day: str) -> Any:
+    """Writes, then catches a database error and goes on: its savepoint is rolled back."""
+
+    def fn() -> str:
+        from django.db import IntegrityError
+
+        CaseCounter.objects.create(day=day, last=1)
+        with contextlib.suppress(IntegrityError):
+            CaseCounter.objects.create(day=day, last=2)  # the same day again
+        return day
+
+    return fn
+
+
+def test_writes_that_caught_a_database_error_are_not_acknowledged(committed: None) -> None:
+    items = [_item(_make(DAYS[0])), _item(_swallows(DAYS[1]))]
+    groupcommit.write(items)
+    assert items[0].future.result() == DAYS[0]
+    with pytest.raises(groupcommit.RolledBack):
+        items[1].future.result()
+    assert not CaseCounter.objects.filter(day=DAYS[1]).exists()
+
+
+def test_a_group_that_caught_a_database_error_is_written_again_alone(committed: None) -> None:
+    import contextvars
+
+    def group(days: list[str]) -> list[str]:
+        for day in days:
+            CaseCounter.objects.create(day=day, last=1)
+        if len(days) > 1:  # together they hit an error, caught; alone they do not
+            _swallows(DAYS[2])()
+        return days
+
+    items = [
+        groupcommit._Item(lambda d=d: group([d])[0], contextvars.copy_context(), Future(), group, d)
+        for d in DAYS[:2]
+    ]
+    groupcommit.write(items)
+    assert [i.future.result() for i in items] == DAYS[:2]
+    assert (
+        sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == (DAYS[:2])
+    )

@@ -116,3 +116,14 @@ def test_a_scoped_read_for_no_reach_sends_nothing() -> None:
     with CaptureQueriesContext(connection) as q:
         assert queries.visible_codes(nobody, [code]) == []
     assert not [s for s in q.captured_queries if "events_event" in s["sql"] and "code" in s["sql"]]
+
+
+def test_a_query_whose_args_are_not_plain_values_is_compiled_each_time() -> None:
+    event = new_event()
+
+    def build(given: list[str]) -> Any:  # startswith sends "<arg>%": no kept SQL for it
+        return Event.objects.filter(code__startswith=given[0]).values_list("code")
+
+    for _ in range(2):
+        found = sql.fetch_compiled(("test.prefix",), build, [event.code[:-1]])
+        assert (event.code,) in found

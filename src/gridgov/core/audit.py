@@ -77,7 +77,7 @@ def record(
 def record_many(rows: list[dict[str, Any]]) -> list[AuditLog]:
     """Append several rows (each given as ``record``'s arguments) with one move of the head and
     one multi-row insert: the ticker's batches, intake's group commits. Call inside
-    ``transaction.atomic``. The rows' ids are left to the database and not read back."""
+    ``transaction.atomic``."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record_many must run inside the transaction it records")
     if not rows:

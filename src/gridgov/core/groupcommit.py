@@ -223,6 +223,7 @@ def _together(unit: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]
     try:
         with transaction.atomic():
             results = unit[0].context.run(group, [i.arg for i in unit])
+            _refuse_silent_rollback()
     except Exception:
         if connection.closed_in_transaction:
             raise _Broken("the batch's transaction was lost") from None
@@ -240,6 +241,20 @@ def _one(item: _Item, savepoint: bool) -> tuple[_Item, Any, BaseException | None
             raise _Alone(exc) from exc
     try:
         with transaction.atomic():
-            return item, item.context.run(item.fn), None
+            value = item.context.run(item.fn)
+            _refuse_silent_rollback()
+            return item, value, None
     except BaseException as exc:  # only this item's writes are undone
         return item, None, exc
+
+
+class RolledBack(Exception):
+    """Writes that caught a database error and went on: their savepoint is rolled back, so
+    they must not be answered as written."""
+
+
+def _refuse_silent_rollback() -> None:
+    # A database error caught inside the block marks it for rollback; leaving the block then
+    # rolls it back without raising, and the caller would be told its writes were made.
+    if transaction.get_rollback():
+        raise RolledBack("the writes hit a database error that was caught; nothing was written")

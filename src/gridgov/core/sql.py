@@ -17,6 +17,7 @@ transaction check, when nobody is listening: while queries are logged (``DEBUG``
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
@@ -213,7 +214,12 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
 
 
 def _max_params() -> int:
-    return int(connection.features.max_query_params or 999)
+    """Values one statement may carry: SQLite's compiled-in limit (Django assumes the old 999),
+    PostgreSQL's protocol limit."""
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    return int(connection.features.max_query_params or 65535)
 
 
 Converter = Any  # (value, expression, connection) -> value
@@ -355,10 +361,12 @@ TEMPLATES_KEPT = 512
 def fetch_compiled(
     key: Hashable, build: Callable[[list[str]], models.QuerySet[Any]], args: Sequence[str]
 ) -> list[tuple[Any, ...]]:
-    """The rows of the queryset ``build(args)`` (a ``values_list``), its SQL compiled by the
-    ORM only once per ``key`` and number of args: ``key`` must fix everything in that SQL but
-    the values of ``args`` (for a scoped read: ``core.scope.signature``). Later calls run the
-    kept SQL with the new args in place (text args, each used once as a plain value)."""
+    """The rows of the queryset ``build(args)`` (a ``values_list``), as the database answers
+    them (no field converters: read plain columns), its SQL compiled by the ORM only once per
+    ``key`` and number of args. ``key`` must name the query and fix everything else in its
+    SQL but the values of ``args``: for a scoped read, the query's own name and
+    ``core.scope.signature``. Later calls run the kept SQL with the new args in place (text
+    args, each used once as a plain value)."""
     full = (key, len(args))
     with _templates_lock:
         found: Template | bool | None = _templates.get(full, False)
@@ -370,8 +378,12 @@ def fetch_compiled(
             _templates[full] = found
             while len(_templates) > TEMPLATES_KEPT:
                 _templates.popitem(last=False)
-    if found is None or found is True:  # the args are not plain values of the SQL: the ORM
-        return list(build(list(args)))
+    if found is None or found is True:  # the args are not plain values: compiled each time
+        try:
+            text, values = build(list(args)).query.sql_with_params()
+        except EmptyResultSet:
+            return []
+        return fetch(text, values)  # raw values, as on the kept path
     sql, params, where = found
     if not sql:
         return []

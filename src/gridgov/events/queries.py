@@ -98,7 +98,8 @@ def visible_codes(user: Any, codes: list[str]) -> list[str]:
         return restrict(Event.objects.filter(code__in=given), user, "view").values_list("code")
 
     # asked on every report near others: the scoped SQL is compiled once per scope (core.sql)
-    found = sql.fetch_compiled(core_scope.signature(Event, user, "view"), build, codes)
+    key = ("events.visible_codes", core_scope.signature(Event, user, "view"))
+    found = sql.fetch_compiled(key, build, codes)
     seen = {code for (code,) in found}
     return [c for c in codes if c in seen]
 
