@@ -128,17 +128,18 @@ def _fields(model: type[models.Model], with_pk: bool) -> tuple[Any, ...]:
 
 
 @cache
-def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str) -> str:
+def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str, rows: int = 1) -> str:
+    """INSERT of ``rows`` rows (cached per row count: a batch's sizes are few, up to
+    groupcommit.MAX_BATCH); an auto-increment key left out is read back with RETURNING."""
     fields = _fields(model, with_pk)
     q = connection.ops.quote_name
     cols = ", ".join(q(f.column) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES ({marks})"  # noqa: S608
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * rows)
+    sql = f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES {values}"  # noqa: S608
+    pk = model._meta.pk
     if on_conflict:
         sql += f" ON CONFLICT {on_conflict} DO NOTHING"
-    elif not with_pk:
-        pk = model._meta.pk
-        assert pk is not None
+    elif not with_pk and isinstance(pk, _AUTO):
         sql += f" RETURNING {q(pk.column)}"
     return sql
 
@@ -177,22 +178,6 @@ def insert_many(objs: Sequence[models.Model], on_conflict: str) -> None:
     _saved(objs)
 
 
-@cache
-def _rows_sql(model: type[models.Model], n: int, on_conflict: str) -> str:
-    # cached per row count: a batch's sizes are few (up to groupcommit.MAX_BATCH)
-    q = connection.ops.quote_name
-    fields = _fields(model, False)
-    cols = ", ".join(q(f.column) for f in fields)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * n)
-    sql = f"INSERT INTO {q(model._meta.db_table)} ({cols}) VALUES {values}"  # noqa: S608
-    if on_conflict:
-        return f"{sql} ON CONFLICT {on_conflict} DO NOTHING"
-    pk = model._meta.pk
-    if isinstance(pk, _AUTO):
-        sql += f" RETURNING {q(pk.column)}"
-    return sql
-
-
 def insert_rows(objs: Sequence[models.Model]) -> None:
     """INSERT new objects of one model as multi-row statements; auto-increment keys are read
     back in the rows' order, as ``bulk_create`` does on both databases. Each statement stays
@@ -206,7 +191,7 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     for start in range(0, len(objs), per):
         chunk = objs[start : start + per]
         values = [v for o in chunk for v in row_values(o, False)]
-        ids, _count = run(_rows_sql(model, len(chunk), ""), values, fetch=auto)
+        ids, _count = run(_insert_sql(model, False, "", len(chunk)), values, fetch=auto)
         if auto:
             for obj, (pk,) in zip(chunk, ids, strict=True):
                 obj.pk = pk
