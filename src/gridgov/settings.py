@@ -414,8 +414,11 @@ STORAGES = {
 }
 
 # Staff session: idle 15 minutes, new session id at login (Django does that), cookie hardening.
+# A session is saved when it changes, not on every request: accounts.middleware moves its last
+# activity forward at most once a minute, so the 800 consoles' polls and most page views of a
+# centre read their session without a write transaction (ADR 0019).
 SESSION_COOKIE_AGE = int(env("SESSION_IDLE_SECONDS", "900"))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")

@@ -632,3 +632,23 @@ def test_the_event_page_shows_photos_and_plays_voice_for_those_who_may_see_it() 
     assert b"".join(r.streaming_content).startswith((b"\xff", b"ID3"))
     stranger = client(personas.township_operator("130131102"))
     assert stranger.get(f"/console/attachments/{voice['id']}/").status_code == 404
+
+
+def test_the_event_page_loads_its_event_once() -> None:
+    """Viewing and unmasking are checked on the event in hand (a compiled scoped lookup by
+    case number), not by loading the whole event again for each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    event = new_event()
+    c = client(personas.township_operator())
+    with CaptureQueriesContext(connection) as seen:
+        page = c.get(f"/console/events/{event.code}/")
+    assert page.status_code == 200 and "受理" in page.content.decode()
+    full = [q["sql"] for q in seen.captured_queries if '"events_event"."description"' in q["sql"]]
+    assert len(full) == 1, full
+    # a stranger's page is still a 404, an event outside one's scope offers nothing
+    other = client(personas.township_operator("130131102"))
+    assert other.get(f"/console/events/{event.code}/").status_code == 404
+    assert services.allowed_actions(event, personas.township_operator("130131102")) == []
+    assert not services.may_unmask(event, personas.township_operator("130131102"))

@@ -1,8 +1,11 @@
 """Session rules beyond Django's: an absolute lifetime, and a forced change of an expired password.
 
-Idle expiry is Django's (SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST); the session id
-changes at sign-in (django.contrib.auth.login cycles the key). Bearer-token API calls carry no
-session and are left alone by both middlewares.
+Idle expiry counts from the last activity written to the session. It is written at most once a
+minute (``ACTIVITY_STEP_SECONDS``): a session is saved only when it changes, so most requests
+(and every passive poll) read it without writing; the stored row and the cookie then expire
+SESSION_COOKIE_AGE after that same write, so an idle session ends at most a minute early, never
+late. The session id changes at sign-in (django.contrib.auth.login cycles the key). Bearer-token
+API calls carry no session and are left alone by both middlewares.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ LAST_ACTIVE = "gridgov_last_active"
 # keep an unattended session alive.
 PASSIVE_HEADER = "X-Gridgov-Passive"
 LOGOUT_REASON = "_gridgov_logout_reason"
+# Activity moves the session's idle clock forward (and saves the session) at most this often.
+ACTIVITY_STEP_SECONDS = 60
 
 
 def stamp_sign_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
@@ -55,8 +60,15 @@ class SessionLimitMiddleware:
                 setattr(request, LOGOUT_REASON, reason)
                 logout(request)  # audited by core.signals; the request goes on anonymous
             elif not request.headers.get(PASSIVE_HEADER):
-                request.session[LAST_ACTIVE] = int(timezone.now().timestamp())
+                self._active(request)
         return self.get_response(request)
+
+    @staticmethod
+    def _active(request: HttpRequest) -> None:
+        now = int(timezone.now().timestamp())
+        last = request.session.get(LAST_ACTIVE)
+        if not isinstance(last, int) or now - last >= ACTIVITY_STEP_SECONDS or now < last:
+            request.session[LAST_ACTIVE] = now  # modified: saved, cookie renewed
 
     def _expired(self, request: HttpRequest) -> str:
         now = timezone.now().timestamp()

@@ -279,17 +279,21 @@ def upload(
 
 @router.get("/events", response={200: EventPage, **errors()})
 def list_events(request: HttpRequest, f: Query[EventFilter]) -> dict[str, Any]:
-    qs = queries.events(
-        request.user,
-        "list",
-        state=f.state,
-        category=f.category,
-        under=f.under,
-        supervision=f.supervision,
-        q=f.q,
-    )
-    items = [presenters.row(e) for e in qs[f.offset : f.offset + f.limit]]
-    return {"count": qs.count(), "items": items}
+    def found(ordered: bool) -> Any:
+        return queries.events(
+            request.user,
+            "list",
+            state=f.state,
+            category=f.category,
+            under=f.under,
+            supervision=f.supervision,
+            q=f.q,
+            ordered=ordered,
+        )
+
+    # the page read in order, the count by the scope's indexes (core.scope.indexed)
+    items = [presenters.row(e) for e in found(True)[f.offset : f.offset + f.limit]]
+    return {"count": found(False).count(), "items": items}
 
 
 @router.get("/events/{event_id}", response={200: EventDetail, **errors()})

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from django.db.models import Q
+from django.db.models import CharField, F, Func, Q
+from django.db.models.lookups import GreaterThanOrEqual, LessThan
 
 
 class Level(StrEnum):
@@ -94,9 +95,21 @@ def upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def code_range(field: str, prefix: str) -> Q:
-    """``field`` in the subtree of ``prefix``, as one indexed range."""
-    return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper_bound(prefix)})
+def code_range(field: str, prefix: str, *, indexed: bool = True) -> Q:
+    """``field`` in the subtree of ``prefix``, as one indexed range; with ``indexed=False`` the
+    same rows, written so that SQLite does not answer the range from an index (core.scope
+    decides when; SQLite only)."""
+    if indexed:
+        return Q(**{f"{field}__gte": prefix, f"{field}__lt": upper_bound(prefix)})
+    column = _NoIndex(F(field))
+    return Q(GreaterThanOrEqual(column, prefix), LessThan(column, upper_bound(prefix)))
+
+
+class _NoIndex(Func):
+    """SQLite's unary plus: the column's value unchanged, but no index is used to find it."""
+
+    template = "+%(expressions)s"
+    output_field = CharField()
 
 
 def collapse(prefixes: Iterable[str]) -> list[str]:

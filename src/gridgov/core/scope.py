@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Q
 
 from .codes import code_range, collapse
@@ -66,9 +66,28 @@ def register(
     _REGISTRY[model._meta.label_lower] = Scoped(resource, field, max_len, also)
 
 
-def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.QuerySet[M]:
+# SQLite keeps no statistics of how many rows a range holds (it is built without STAT4): a
+# county's range and a grid's look alike to its planner. For a page of a list read in an order
+# that has an index of its own (newest first, most urgent first) it then reads every row of a
+# broad range and sorts them all (90 ms for a county's 50,000 events), where walking the
+# order's index and testing each row's code stops at the page's end (0.1 ms). A narrow range
+# (a village, a grid) is best read by its index (0.1 ms, against 6 ms walking the order).
+BROAD_PREFIX = 9  # a township's code or shorter
+
+
+def indexed(prefix: str, ordered: bool) -> bool:
+    """Whether a code range should drive an index: always, except a broad one in an ordered
+    read on SQLite (see BROAD_PREFIX)."""
+    return not (ordered and len(prefix) <= BROAD_PREFIX and connection.vendor == "sqlite")
+
+
+def restrict(
+    queryset: models.QuerySet[M], user: Any, action: str, *, ordered: bool = False
+) -> models.QuerySet[M]:
     """The rows of ``queryset`` that ``user`` may ``action`` (view, list, search, export, map,
-    stats, change). Unknown models and users without a reach get nothing."""
+    stats, change). Unknown models and users without a reach get nothing. ``ordered``: the
+    caller reads the first rows in an indexed order (a page of a list); the rows are the same,
+    only how the database finds them may change (``indexed``)."""
     entry = _REGISTRY.get(queryset.model._meta.label_lower)
     if entry is None:
         return queryset.none()
@@ -82,10 +101,11 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str) -> models.Que
     q = Q()
     for prefix in collapse(plain):
         for f in fields:
-            q |= code_range(f, prefix)
+            q |= code_range(f, prefix, indexed=indexed(prefix, ordered))
     for r in reaches:
         if r.condition is not None:
-            q |= code_range(entry.field, r.prefix[: entry.max_len]) & r.condition
+            prefix = r.prefix[: entry.max_len]
+            q |= code_range(entry.field, prefix, indexed=indexed(prefix, ordered)) & r.condition
     return queryset.filter(q)
 
 

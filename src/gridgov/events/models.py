@@ -264,6 +264,7 @@ class Event(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="merged_children",
+        db_index=False,  # a partial index in Meta: almost every event has no parent
     )
     # Clock of the current step. alarm_at is when the ticker must next look (warn or due).
     step = models.CharField(max_length=10, blank=True)
@@ -332,6 +333,14 @@ class Event(models.Model):
                 fields=["alarm_at"],
                 name="event_alarm_idx",
                 condition=models.Q(alarm_at__isnull=False),
+            ),
+            # A merged event's children. Partial: SQLite's ANALYZE counts every NULL as one
+            # value, judged a plain index on parent useless and scanned the whole table on
+            # every accept and closing check (20 ms at 50,000 events).
+            models.Index(
+                fields=["parent"],
+                name="event_parent_idx",
+                condition=models.Q(parent__isnull=False),
             ),
             models.Index(fields=["category", "reported_at"]),
             models.Index(fields=["lat", "lon"]),

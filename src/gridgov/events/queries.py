@@ -52,8 +52,11 @@ def events(
     under: str = "",
     supervision: str = "",
     q: str = "",
+    ordered: bool = False,
 ) -> QuerySet[Event]:
-    qs = restrict(Event.objects.all(), user, action).select_related(
+    """Events in the caller's scope, filtered, newest first. ``ordered``: for reading a page
+    of them, not for counting (core.scope.indexed)."""
+    qs = restrict(Event.objects.all(), user, action, ordered=ordered).select_related(
         "category", "receiving_centre", "assignee_unit"
     )
     if state:
@@ -61,7 +64,7 @@ def events(
     if category:
         qs = qs.filter(category__code__startswith=category)
     if under:
-        qs = qs.filter(code_range("grid_code", under))
+        qs = qs.filter(code_range("grid_code", under, indexed=core_scope.indexed(under, ordered)))
     if supervision:
         qs = qs.filter(supervision=supervision)
     if q:
@@ -75,6 +78,19 @@ def event(user: Any, event_id: Any, action: str = "view") -> Event | None:
         "category", "receiving_centre", "assignee_unit", "parent"
     )
     return qs.filter(**event_key(event_id)).first()
+
+
+def in_scope(user: Any, event: Event, action: str = "view") -> bool:
+    """Whether ``user`` may ``action`` an event already in hand: the scope filter on its case
+    number, its SQL compiled once per scope (an event page asks it for viewing and unmasking)."""
+    if user is None or not event.code:
+        return False
+
+    def build(code: list[str]) -> QuerySet[Any]:
+        return restrict(Event.objects.filter(code=code[0]), user, action).values_list("pk")[:1]
+
+    key = ("events.in_scope", core_scope.signature(Event, user, action))
+    return bool(sql.fetch_compiled(key, build, [event.code]))
 
 
 def timeline(user: Any, action: str = "view") -> QuerySet[TimelineEntry]:
@@ -137,13 +153,16 @@ def _day_start(d: date) -> datetime:
     return timezone.make_aware(datetime.combine(d, time.min))
 
 
-def filtered(qs: QuerySet[Event], f: Filters, now: datetime | None = None) -> QuerySet[Event]:
+def filtered(
+    qs: QuerySet[Event], f: Filters, now: datetime | None = None, ordered: bool = False
+) -> QuerySet[Event]:
     if f.category:
         qs = qs.filter(category__code__startswith=f.category)
     if f.channel:
         qs = qs.filter(channel=f.channel)
     if f.under:
-        qs = qs.filter(code_range("grid_code", f.under))
+        under = core_scope.indexed(f.under, ordered)
+        qs = qs.filter(code_range("grid_code", f.under, indexed=under))
     if f.urgency:
         qs = qs.filter(urgency=f.urgency)
     if f.overdue:
@@ -176,9 +195,17 @@ class WorkList:
     holding most of a township's million events still answers quickly. Paginator-compatible."""
 
     def __init__(
-        self, qs: QuerySet[Event], states: list[str], order: list[str], cap: int = COUNT_CAP
+        self,
+        qs: QuerySet[Event],
+        states: list[str],
+        order: list[str],
+        cap: int = COUNT_CAP,
+        in_order: QuerySet[Event] | None = None,
     ) -> None:
         self.qs, self.states, self.order, self.cap = qs, states, order, cap
+        # The same rows, for reading them in order (core.scope.indexed); qs counts them. Not
+        # named "ordered": Paginator reads that attribute as a flag (and would load every row).
+        self.in_order = self.qs if in_order is None else in_order
 
     def count(self) -> int:
         """At most ``cap`` + 1. Selecting only the state lets both scope indexes answer alone
@@ -196,7 +223,7 @@ class WorkList:
         keys = [n.lstrip("-") for n in self.order]
         found: list[tuple[Any, ...]] = []
         for state in self.states:
-            narrow = self.qs.filter(state=state).order_by(*order).values_list("pk", *keys)
+            narrow = self.in_order.filter(state=state).order_by(*order).values_list("pk", *keys)
             found += list(narrow[:stop])
         found.sort(key=lambda row: self._key(dict(zip(keys, row[1:], strict=True))))
         page = [row[0] for row in found[start:stop]]
@@ -207,7 +234,7 @@ class WorkList:
         """Every row of the list in the list's order, read in chunks (a server-side cursor on
         PostgreSQL): for exports, which must not hold a city's history in memory."""
         order = self._order_by()
-        rows = self.qs.filter(state__in=self.states).order_by(*order)[:limit]
+        rows = self.in_order.filter(state__in=self.states).order_by(*order)[:limit]
         return rows.iterator(chunk_size=chunk)
 
     def _order_by(self) -> list[Any]:
@@ -259,8 +286,10 @@ def assigned_to(user: Any) -> Q:
     return found
 
 
-def _tab_rows(user: Any, tabs: dict[str, Any], tab: str, f: Filters) -> QuerySet[Event]:
-    qs = filtered(restrict(Event.objects.all(), user, "list"), f)
+def _tab_rows(
+    user: Any, tabs: dict[str, Any], tab: str, f: Filters, ordered: bool = False
+) -> QuerySet[Event]:
+    qs = filtered(restrict(Event.objects.all(), user, "list", ordered=ordered), f, None, ordered)
     if tabs is INBOX_TABS and tab in INBOX_ASSIGNED:
         qs = qs.filter(assigned_to(user))
     return qs
@@ -271,11 +300,14 @@ def work_list(
 ) -> WorkList:
     """One tab of a work list in the caller's scope, filtered."""
     states = [s.value for s in tabs[tab][1]]
-    qs = _tab_rows(user, tabs, tab, f)
+    qs = _tab_rows(user, tabs, tab, f).select_related("category", "assignee_unit")
+    in_order = _tab_rows(user, tabs, tab, f, ordered=True).select_related(
+        "category", "assignee_unit"
+    )
     history = tab in HISTORY_TABS
     order = HISTORY_ORDER if history else WORK_ORDER
     cap = HISTORY_COUNT_CAP if history else COUNT_CAP
-    return WorkList(qs.select_related("category", "assignee_unit"), states, order, cap)
+    return WorkList(qs, states, order, cap, in_order)
 
 
 def tab_counts(

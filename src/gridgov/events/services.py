@@ -69,6 +69,7 @@ EVENTS: flow.Flow[Event] = flow.Flow(
     handlers=handlers.HANDLERS,
     load=lambda key, user, action: queries.event(user, key, action),
     load_any=lambda key: queries.event_any(key),
+    visible=lambda event, user, action: queries.in_scope(user, event, action),
     guards={
         "request_extension": _none_pending(Approval.Kind.EXTENSION),
         "request_suspension": _none_pending(Approval.Kind.SUSPENSION),
@@ -355,7 +356,7 @@ def do_unmask_reporter(event_id: Any, user: Any, reason: str) -> dict[str, str]:
 
 def may_unmask(event: Event, user: Any) -> bool:
     """Whether ``user`` may see who reported ``event`` (with a reason; see do_unmask_reporter)."""
-    return queries.event(user, event.pk, "unmask") is not None
+    return queries.in_scope(user, event, "unmask")
 
 
 def _unmask_post(user: Any, event: Event) -> int | None:
