@@ -652,3 +652,26 @@ def test_the_event_page_loads_its_event_once() -> None:
     assert other.get(f"/console/events/{event.code}/").status_code == 404
     assert services.allowed_actions(event, personas.township_operator("130131102")) == []
     assert not services.may_unmask(event, personas.township_operator("130131102"))
+
+
+def test_a_poll_reads_its_window_in_two_statements() -> None:
+    """The window's rows come with their events' case numbers, urgency and title, and only the
+    scope is asked after them (by case number, compiled once per scope)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    operator = personas.township_operator()
+    cursor = queries.latest_change()
+    elsewhere = new_event()
+    Event.objects.filter(pk=elsewhere.pk).update(grid_code="130123201204001")
+    mine = new_event(urgency="urgent", title="路面塌陷")
+    queries.changes_since(operator, cursor)  # the person's posts are read once per request
+    with CaptureQueriesContext(connection) as seen:
+        found = queries.changes_since(operator, cursor)
+    assert len(seen.captured_queries) == 2, [q["sql"][:150] for q in seen.captured_queries]
+    assert found.changed == 1 and [(a.code, a.title) for a in found.urgent] == [
+        (mine.code, "路面塌陷")
+    ]
+    # three codes are asked as four (padded); the answer keeps the order asked, own ones only
+    codes = [mine.code, elsewhere.code, mine.code]
+    assert queries.visible_codes(operator, codes, "list") == [mine.code, mine.code]

@@ -14,7 +14,7 @@ from gridgov.events import queries
 from gridgov.events.queries import INBOX_TABS, QUEUE_TABS, Filters, WorkList
 
 from .. import personas
-from ..eventbuilder import GRID8, in_state, new_event
+from ..eventbuilder import GRID8, in_state, new_event, user
 
 pytestmark = pytest.mark.django_db
 sqlite_only = pytest.mark.skipif(
@@ -110,3 +110,30 @@ def test_a_page_of_a_work_list_reads_only_the_page() -> None:
         assert len(page.object_list) == 3
     # the count, one narrow sorted read per state, the page's events
     assert len(seen.captured_queries) == 1 + len(work.states) + 1, seen.captured_queries
+
+
+def test_kept_statements_answer_as_the_orm_and_see_new_rows() -> None:
+    """A tab's count and sorted reads run SQL compiled once per scope and filters
+    (core.sql.fetch_kept): the same pages and counts as the ORM's, new rows seen at once, and
+    another scope never answered from a kept statement of the first."""
+    _some_events()
+    mine, other = personas.township_operator(), personas.township_operator("130131102")
+    for tabs in (QUEUE_TABS, INBOX_TABS):
+        for tab in tabs:
+            for f in (Filters(), Filters(urgency="normal"), Filters(q="测试")):
+                work = queries.work_list(mine, tabs, tab, f)
+                assert work.key is not None
+                orm = WorkList(work.qs, work.states, work.order, work.cap, work.in_order)
+                assert work.count() == orm.count(), (tab, f)
+                assert [e.pk for e in work[0:50]] == [e.pk for e in orm[0:50]], (tab, f)
+    before = queries.tab_counts(mine, QUEUE_TABS, Filters())
+    new_event()
+    after = queries.tab_counts(mine, QUEUE_TABS, Filters())
+    assert after["intake"] == before["intake"] + 1 and before["intake"] == 6
+    assert queries.tab_counts(other, QUEUE_TABS, Filters())["intake"] == 0
+    assert queries.work_list(other, QUEUE_TABS, "intake", Filters())[0:20] == []
+    # no reach at all: nothing, and no statement to keep
+    assert set(queries.tab_counts(user("auditadmin"), QUEUE_TABS, Filters()).values()) == {0}
+    assert queries.work_list(user("auditadmin"), QUEUE_TABS, "closed", Filters())[0:20] == []
+    # a filter on "now" is never kept
+    assert queries.work_list(mine, QUEUE_TABS, "handling", Filters(overdue=True)).key is None

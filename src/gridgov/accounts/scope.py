@@ -22,6 +22,7 @@ from .roles import allowed
 
 __all__ = [
     "active_posts",
+    "all_posts",
     "can",
     "code_range",
     "collapse",
@@ -50,6 +51,11 @@ def active_posts(user: Any) -> list[Any]:
         cached = _load_posts(user.pk)
         user._gridgov_posts = cached
     return cached
+
+
+def all_posts(user: Any) -> list[Post]:
+    """All of the person's active posts, whichever one they chose to work as."""
+    return _load_posts(user.pk)
 
 
 def _load_posts(user_id: int) -> list[Post]:

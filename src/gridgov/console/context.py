@@ -8,6 +8,7 @@ from django.http import HttpRequest
 
 from gridgov.accounts import notifications
 from gridgov.accounts.middleware import ACTIVE_POST
+from gridgov.accounts.scope import active_posts, all_posts
 
 from . import surfaces
 
@@ -16,10 +17,12 @@ def work(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not request.path.startswith("/console/"):
         return {}
-    posts = list(user.posts.filter(active=True).select_related("org_unit").order_by("pk"))
+    chosen = request.session.get(ACTIVE_POST)
+    # Without a chosen post the request already read all of them (the scope's own list).
+    posts = active_posts(user) if chosen is None else all_posts(user)
     return {
         "posts": posts,
-        "active_post": request.session.get(ACTIVE_POST),
+        "active_post": chosen,
         "has_queue": surfaces.has_queue(user),
         "has_inbox": surfaces.has_inbox(user),
         "has_board": surfaces.has_board(user),

@@ -92,7 +92,7 @@ def _list_context(
     tab = _tab(form, tabs, default_tab)
     filters = form.filters()
     counts = queries.tab_counts(request.user, tabs, filters)
-    qs = queries.work_list(request.user, tabs, tab, filters)
+    qs = queries.work_list(request.user, tabs, tab, filters, counts[tab])
     size = form.cleaned_data.get("size") or 20
     page = Paginator(cast(Any, qs), size, allow_empty_first_page=True).get_page(
         form.cleaned_data.get("page") or 1

@@ -392,3 +392,67 @@ def _template(build: Callable[[list[str]], models.QuerySet[Any]], n: int) -> Tem
 
 def table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
+
+
+# ----------------------------------------------------------------------------- kept statements
+
+Kept = tuple[
+    str, tuple[Any, ...], dict[int, tuple[list[Converter], Any]]
+]  # SQL, params, converters
+_kept: OrderedDict[Hashable, Kept | None] = OrderedDict()
+_kept_lock = threading.Lock()
+KEPT = 1024
+
+
+def fetch_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> list[tuple[Any, ...]]:
+    """The rows of the ``values_list`` queryset ``build()``, converted as the ORM converts them,
+    its SQL compiled by the ORM only once per ``key``. ``key`` must fix every value in the SQL:
+    the query's name, ``core.scope.signature`` and every filter's value (a filter on "now" can
+    not be kept). For the reads a console repeats on every page: a tab's count, its sorted
+    narrow reads."""
+    kept = _keep(key, build)
+    if kept is None:
+        return []
+    text, params, converters = kept
+    rows = fetch(text, params)
+    if not converters:
+        return rows
+    found = []
+    for row in rows:
+        values = list(row)
+        for i, (fns, expression) in converters.items():
+            for fn in fns:
+                values[i] = fn(values[i], expression, connection)
+        found.append(tuple(values))
+    return found
+
+
+def count_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> int:
+    """How many rows ``build()`` holds (it may be sliced: a capped count), its SQL kept as in
+    ``fetch_kept``."""
+    kept = _keep(("count", key), build)
+    if kept is None:
+        return 0
+    text, params, _ = kept
+    return int(fetch(f"SELECT COUNT(*) FROM ({text}) counted", params)[0][0])  # noqa: S608
+
+
+def _keep(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> Kept | None:
+    with _kept_lock:
+        found: Kept | bool | None = _kept.get(key, False)
+        if found is not False:
+            _kept.move_to_end(key)
+            return found  # type: ignore[return-value]
+    compiler = build().query.get_compiler(connection.alias)
+    try:
+        text, params = compiler.as_sql()
+    except EmptyResultSet:  # the filter reaches nothing (no scope): no rows, no statement
+        kept: Kept | None = None
+    else:
+        columns = [col for col, _, _ in compiler.select]
+        kept = (text, tuple(params), compiler.get_converters(columns))
+    with _kept_lock:
+        _kept[key] = kept
+        while len(_kept) > KEPT:
+            _kept.popitem(last=False)
+    return kept

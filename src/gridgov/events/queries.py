@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache, cached_property
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -105,17 +106,21 @@ def event_any(event_id: Any) -> Event | None:
     return qs.filter(**event_key(event_id)).first()
 
 
-def visible_codes(user: Any, codes: list[str]) -> list[str]:
-    """The case numbers among ``codes`` that ``user`` may see (none for the public)."""
+def visible_codes(user: Any, codes: list[str], action: str = "view") -> list[str]:
+    """The case numbers among ``codes`` that ``user`` may ``action`` (none for the public)."""
     if not codes or user is None:
         return []
 
     def build(given: list[str]) -> QuerySet[Any]:
-        return restrict(Event.objects.filter(code__in=given), user, "view").values_list("code")
+        qs = restrict(Event.objects.filter(code__in=given), user, action)
+        return qs.order_by().values_list("code")  # unordered: never a walk of an order's index
 
-    # asked on every report near others: the scoped SQL is compiled once per scope (core.sql)
-    key = ("events.visible_codes", core_scope.signature(Event, user, "view"))
-    found = sql.fetch_compiled(key, build, codes)
+    # Asked on every report near others and on every poll: the scoped SQL is compiled once per
+    # scope (core.sql) and per count of codes, padded to a power of two (a code asked twice
+    # is harmless) so a scope needs at most nine statements for up to 256 codes.
+    size = 1 << (len(codes) - 1).bit_length()
+    key = ("events.visible_codes", core_scope.signature(Event, user, action))
+    found = sql.fetch_compiled(key, build, codes + codes[-1:] * (size - len(codes)))
     seen = {code for (code,) in found}
     return [c for c in codes if c in seen]
 
@@ -196,22 +201,49 @@ class WorkList:
 
     def __init__(
         self,
-        qs: QuerySet[Event],
+        qs: QuerySet[Event] | Callable[[], QuerySet[Event]],
         states: list[str],
         order: list[str],
         cap: int = COUNT_CAP,
-        in_order: QuerySet[Event] | None = None,
+        in_order: QuerySet[Event] | Callable[[], QuerySet[Event]] | None = None,
+        key: tuple[Any, ...] | None = None,
     ) -> None:
-        self.qs, self.states, self.order, self.cap = qs, states, order, cap
-        # The same rows, for reading them in order (core.scope.indexed); qs counts them. Not
-        # named "ordered": Paginator reads that attribute as a flag (and would load every row).
-        self.in_order = self.qs if in_order is None else in_order
+        self.states, self.order, self.cap = states, order, cap
+        # The querysets may be given as functions that build them: a list whose statements are
+        # kept (``key``) builds them only for a statement not kept yet.
+        self._qs, self._in_order = qs, in_order
+        # What fixes every value of this list's SQL (scope, filters, tab), if anything does:
+        # its statements are then compiled once and kept (core.sql.fetch_kept).
+        self.key = key
+        self.counted: int | None = None
+
+    @cached_property
+    def qs(self) -> QuerySet[Event]:
+        return self._qs if isinstance(self._qs, QuerySet) else self._qs()
+
+    @cached_property
+    def in_order(self) -> QuerySet[Event]:
+        """The same rows, for reading them in order (core.scope.indexed); qs counts them. Not
+        named "ordered": Paginator reads that attribute as a flag (and would load every row)."""
+        given = self._in_order
+        if given is None:
+            return self.qs
+        return given if isinstance(given, QuerySet) else given()
 
     def count(self) -> int:
         """At most ``cap`` + 1. Selecting only the state lets both scope indexes answer alone
         (id would mean a table lookup per row: 8× slower on SQLite)."""
-        rows = self.qs.filter(state__in=self.states).order_by().values("state")
-        return rows[: self.cap + 1].count()
+        if self.counted is None:
+
+            def rows() -> QuerySet[Any]:
+                found = self.qs.filter(state__in=self.states).order_by().values("state")
+                return found[: self.cap + 1]
+
+            if self.key is None:
+                self.counted = rows().count()
+            else:
+                self.counted = sql.count_kept((*self.key, tuple(self.states), self.cap), rows)
+        return self.counted
 
     def __len__(self) -> int:
         return self.count()
@@ -223,11 +255,22 @@ class WorkList:
         keys = [n.lstrip("-") for n in self.order]
         found: list[tuple[Any, ...]] = []
         for state in self.states:
-            narrow = self.in_order.filter(state=state).order_by(*order).values_list("pk", *keys)
-            found += list(narrow[:stop])
+
+            def narrow(state: str = state) -> QuerySet[Any]:
+                rows = self.in_order.filter(state=state).order_by(*order)
+                return rows.values_list("pk", *keys)[:stop]
+
+            if self.key is None:
+                found += list(narrow())
+            else:
+                found += sql.fetch_kept((*self.key, state, tuple(self.order), stop), narrow)
         found.sort(key=lambda row: self._key(dict(zip(keys, row[1:], strict=True))))
         page = [row[0] for row in found[start:stop]]
-        loaded = self.qs.in_bulk(page)
+        # By primary key alone (the ids come from the scoped reads above), with the list's
+        # related objects: the scope's ranges compiled again would cost more than the read.
+        by_pk = Event.objects.all()
+        by_pk.query.select_related = self.qs.query.select_related
+        loaded = by_pk.in_bulk(page)
         return [loaded[pk] for pk in page]
 
     def iterate(self, limit: int, chunk: int = 2000) -> Iterator[Event]:
@@ -296,18 +339,27 @@ def _tab_rows(
 
 
 def work_list(
-    user: Any, tabs: dict[str, tuple[Any, tuple[State, ...]]], tab: str, f: Filters
+    user: Any,
+    tabs: dict[str, tuple[Any, tuple[State, ...]]],
+    tab: str,
+    f: Filters,
+    counted: int | None = None,
 ) -> WorkList:
-    """One tab of a work list in the caller's scope, filtered."""
+    """One tab of a work list in the caller's scope, filtered (``counted``: its count, if
+    already known)."""
     states = [s.value for s in tabs[tab][1]]
-    qs = _tab_rows(user, tabs, tab, f).select_related("category", "assignee_unit")
-    in_order = _tab_rows(user, tabs, tab, f, ordered=True).select_related(
-        "category", "assignee_unit"
-    )
+
+    def rows(ordered: bool) -> QuerySet[Event]:
+        found = _tab_rows(user, tabs, tab, f, ordered=ordered)
+        return found.select_related("category", "assignee_unit")
+
     history = tab in HISTORY_TABS
     order = HISTORY_ORDER if history else WORK_ORDER
     cap = HISTORY_COUNT_CAP if history else COUNT_CAP
-    return WorkList(qs, states, order, cap, in_order)
+    key = _list_key(user, tabs, tab, f)
+    work = WorkList(lambda: rows(False), states, order, cap, lambda: rows(True), key)
+    work.counted = counted
+    return work
 
 
 def tab_counts(
@@ -316,10 +368,29 @@ def tab_counts(
     """How many events each tab holds under the same scope and filters (at most its cap + 1)."""
     return {
         tab: WorkList(
-            _tab_rows(user, tabs, tab, f), [s.value for s in states], [], cap_of(tab)
+            lambda tab=tab: _tab_rows(user, tabs, tab, f),  # type: ignore[misc]
+            [s.value for s in states],
+            [],
+            cap_of(tab),
+            key=_list_key(user, tabs, tab, f),
         ).count()
         for tab, (_, states) in tabs.items()
     }
+
+
+def _list_key(
+    user: Any, tabs: dict[str, tuple[Any, tuple[State, ...]]], tab: str, f: Filters
+) -> tuple[Any, ...] | None:
+    """What fixes every value in the SQL of a tab's reads: the scope's signature, the filters
+    and, for a tab of one's own work, one's posts. None when a value changes by itself (the
+    overdue filter compares with now): such a list is compiled on every read."""
+    if f.overdue:
+        return None
+    own: tuple[Any, ...] = ()
+    if tabs is INBOX_TABS and tab in INBOX_ASSIGNED:
+        own = tuple((p.role, p.org_unit_id, p.scope_code) for p in active_posts(user))
+    signature = core_scope.signature(Event, user, "list")
+    return ("events.work_list", signature, f, tabs is INBOX_TABS, tab, own)
 
 
 def cap_of(tab: str) -> int:
@@ -328,7 +399,32 @@ def cap_of(tab: str) -> int:
 
 def latest_change() -> int:
     """The newest timeline row's id: the cursor consoles poll with (one index lookup)."""
-    return TimelineEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    found = sql.fetch(_latest_sql(), [])
+    return int(found[0][0]) if found else 0
+
+
+@cache
+def _latest_sql() -> str:
+    # a fixed statement: 800 open consoles ask it every 10 s
+    return f"SELECT id FROM {sql.table(TimelineEntry)} ORDER BY id DESC LIMIT 1"  # noqa: S608
+
+
+@cache
+def _window_sql() -> str:
+    """A window of new timeline rows with what a poll shows of their events, in order."""
+    t, e = sql.table(TimelineEntry), sql.table(Event)
+    return (
+        f"SELECT t.action, e.code, e.urgency, e.title FROM {t} t "  # noqa: S608 - our names
+        f"JOIN {e} e ON e.id = t.event_id WHERE t.id > %s ORDER BY t.id LIMIT %s"
+    )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """An urgent report new in a poll's window: what the console rings with."""
+
+    code: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -337,37 +433,42 @@ class Changes:
     (at least 1 when a burst was too large to read row by row) and the urgent new reports."""
 
     changed: int
-    urgent: list[Event]
+    urgent: list[Arrival]
 
 
 def changes_since(user: Any, cursor: int, limit: int = 200) -> Changes:
-    """The new timeline rows are read first (a range on the primary key) and only their events
-    are put through the scope, so the cost follows what changed, not what the caller may see.
-    A burst beyond ``limit`` rows is answered by scoped queries over the whole window instead,
-    so nothing in scope is missed however busy the rest of the city is."""
-    window = TimelineEntry.objects.filter(id__gt=cursor)
-    # Narrow rows: a poll reads up to ``limit`` of them (a busy centre writes a few hundred
-    # every 10 s); 200 timeline rows with their whole events cost 60 ms of Python.
-    rows = list(window.order_by("id").values_list("event_id", "action")[: limit + 1])
-    ids = {event_id for event_id, _ in rows}
-    visible = set(
-        restrict(Event.objects.filter(pk__in=ids), user, "list").values_list("pk", flat=True)
-    )
+    """The new timeline rows are read first (a range on the primary key, with their events'
+    case numbers) and only those events are put through the scope, so the cost follows what
+    changed, not what the caller may see. Both are statements built once (the scope's once per
+    scope): a poll is the most frequent request of a centre. A burst beyond ``limit`` rows is
+    answered by scoped queries over the whole window instead, so nothing in scope is missed
+    however busy the rest of the city is."""
+    rows = sql.fetch(_window_sql(), [cursor, limit + 1])
     if len(rows) > limit:
-        # The window's events by primary key from a range of timeline ids (subqueries), so the
-        # cost follows the window. A join from the events let the planners walk the whole
-        # scope, or every event in order of report (110 ms a poll with 50,000 events).
-        touched = restrict(Event.objects.filter(pk__in=window.values("event_id")), user, "list")
-        new = window.filter(action="report").values("event_id")
-        arrived = touched.filter(pk__in=new, urgency="urgent").order_by("reported_at")
-        # The rows read already tell a busy scope it changed. Asking the whole window (EXISTS)
-        # is left for a quiet one: PostgreSQL may answer it by walking every event in scope.
-        return Changes(1 if visible else int(touched.exists()), list(arrived[:10]))
-    mine = [(event_id, action) for event_id, action in rows if event_id in visible]
-    reported = [event_id for event_id, action in mine if action == "report"]
-    found = Event.objects.filter(pk__in=reported, urgency="urgent").in_bulk()
-    urgent = [found[event_id] for event_id in reported if event_id in found]
+        return _burst(user, cursor, any(visible_codes(user, sorted({r[1] for r in rows}), "list")))
+    visible = set(visible_codes(user, sorted({code for _, code, _, _ in rows}), "list"))
+    mine = [row for row in rows if row[1] in visible]
+    urgent = [
+        Arrival(code, title)
+        for action, code, urgency, title in mine
+        if action == "report" and urgency == "urgent"
+    ]
     return Changes(len(mine), urgent[:10])
+
+
+def _burst(user: Any, cursor: int, seen: bool) -> Changes:
+    """A window too large to read row by row: the window's events by primary key from a range of
+    timeline ids (subqueries), so the cost follows the window. A join from the events let the
+    planners walk the whole scope, or every event in order of report (110 ms a poll with
+    50,000 events)."""
+    window = TimelineEntry.objects.filter(id__gt=cursor)
+    touched = restrict(Event.objects.filter(pk__in=window.values("event_id")), user, "list")
+    new = window.filter(action="report").values("event_id")
+    arrived = touched.filter(pk__in=new, urgency="urgent").order_by("reported_at")
+    # The rows read already tell a busy scope it changed. Asking the whole window (EXISTS) is
+    # left for a quiet one: PostgreSQL may answer it by walking every event in scope.
+    changed = 1 if seen else int(touched.exists())
+    return Changes(changed, [Arrival(e.code, e.title) for e in arrived[:10]])
 
 
 # ----------------------------------------------------------------------------- the field app
