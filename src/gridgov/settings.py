@@ -417,6 +417,7 @@ STORAGES = {
 # A session is saved when it changes, not on every request: accounts.middleware moves its last
 # activity forward at most once a minute, so the 800 consoles' polls and most page views of a
 # centre read their session without a write transaction (ADR 0019).
+SESSION_ENGINE = "gridgov.accounts.sessions"  # Django's database store, read by a fixed statement
 SESSION_COOKIE_AGE = int(env("SESSION_IDLE_SECONDS", "900"))
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True

@@ -114,3 +114,36 @@ def test_a_passive_poll_never_writes_the_session() -> None:
         assert r.status_code == 200 and settings.SESSION_COOKIE_NAME not in r.cookies
     after = _stored(client)
     assert (after.expire_date, after.session_data) == (before.expire_date, before.session_data)
+
+
+def test_sessions_and_their_person_are_read_by_fixed_statements() -> None:
+    """The session and the signed-in person are read on every console request by statements
+    built once (core.sql), with Django's rules: an expired session is no session, an inactive
+    person or an id that is not one is nobody."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gridgov.accounts.sessions import SessionStore
+    from gridgov.accounts.signin import GuardedBackend
+
+    assert settings.SESSION_ENGINE == "gridgov.accounts.sessions"
+    user = staff()
+    client = Client()
+    assert signed_in(sign_in(client, user.username, PASSWORD))
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with CaptureQueriesContext(connection) as seen:
+        data = SessionStore(session_key=key).load()
+        person = GuardedBackend().get_user(data["_auth_user_id"])
+    wheres = [q["sql"].split(" WHERE ")[1] for q in seen.captured_queries]
+    assert person == user, wheres
+    assert wheres[0].startswith(f"session_key = '{key}' AND expire_date > "), wheres
+    assert wheres[1] == f'"id" = {user.pk}', wheres
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now())
+    store = SessionStore(session_key=key)
+    assert store.load() == {} and store.session_key is None
+    assert client.get("/admin/").status_code == 302
+    get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert GuardedBackend().get_user(user.pk) is None
+    assert GuardedBackend().get_user("not a number") is None
+    assert GuardedBackend().get_user(10**12) is None

@@ -117,7 +117,7 @@ def visible_codes(user: Any, codes: list[str], action: str = "view") -> list[str
 
     # Asked on every report near others and on every poll: the scoped SQL is compiled once per
     # scope (core.sql) and per count of codes, padded to a power of two (a code asked twice
-    # is harmless) so a scope needs at most nine statements for up to 256 codes.
+    # is harmless) so a scope needs at most ten statements for up to 512 codes.
     size = 1 << (len(codes) - 1).bit_length()
     key = ("events.visible_codes", core_scope.signature(Event, user, action))
     found = sql.fetch_compiled(key, build, codes + codes[-1:] * (size - len(codes)))
@@ -419,6 +419,13 @@ def _window_sql() -> str:
     )
 
 
+# A poll reads up to this many new timeline rows one by one (four narrow columns each), and
+# asks the scope about their case numbers in one statement (at most 512 of them, padded): a
+# centre at 30 changes a second writes 300 rows between two polls of the same console. Beyond
+# it, the window is asked by scoped queries instead (``_burst``).
+WINDOW_ROWS = 500
+
+
 @dataclass(frozen=True)
 class Arrival:
     """An urgent report new in a poll's window: what the console rings with."""
@@ -436,7 +443,7 @@ class Changes:
     urgent: list[Arrival]
 
 
-def changes_since(user: Any, cursor: int, limit: int = 200) -> Changes:
+def changes_since(user: Any, cursor: int, limit: int = WINDOW_ROWS) -> Changes:
     """The new timeline rows are read first (a range on the primary key, with their events'
     case numbers) and only those events are put through the scope, so the cost follows what
     changed, not what the caller may see. Both are statements built once (the scope's once per
