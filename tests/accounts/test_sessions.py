@@ -147,3 +147,5 @@ def test_sessions_and_their_person_are_read_by_fixed_statements() -> None:
     assert GuardedBackend().get_user(user.pk) is None
     assert GuardedBackend().get_user("not a number") is None
     assert GuardedBackend().get_user(10**12) is None
+    for huge in (10**20, -(10**20), "99999999999999999999", 2**63):  # found by a review
+        assert GuardedBackend().get_user(huge) is None

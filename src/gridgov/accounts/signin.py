@@ -289,6 +289,9 @@ class GuardedBackend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)
         except (TypeError, ValueError, ValidationError):
             return None
+        low, high = _pk_range(model)
+        if not low <= pk <= high:  # as the ORM: an id out of the column's range is nobody
+            return None
         names = [f.attname for f in model._meta.concrete_fields]
         found = sql.select(model, names, f"{_pk_column(model)} = %s", [pk])
         user = found[0] if found else None
@@ -312,6 +315,13 @@ class GuardedBackend(ModelBackend):
         if totp.required(user) and not totp.verify(user, otp_code):
             return user, "totp"
         return user, ""
+
+
+def _pk_range(model: Any) -> tuple[int, int]:
+    from django.db import connection
+
+    low, high = connection.ops.integer_field_range(model._meta.pk.get_internal_type())
+    return int(low), int(high)
 
 
 def _pk_column(model: Any) -> str:
