@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -318,13 +318,9 @@ class GuardedBackend(ModelBackend):
 
 
 def _pk_range(model: Any) -> tuple[int, int]:
-    from django.db import connection
-
     low, high = connection.ops.integer_field_range(model._meta.pk.get_internal_type())
     return int(low), int(high)
 
 
 def _pk_column(model: Any) -> str:
-    from django.db import connection
-
     return str(connection.ops.quote_name(model._meta.pk.column))

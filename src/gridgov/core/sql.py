@@ -337,10 +337,31 @@ def _raw_cursor(conn: Any) -> Any:
         return conn.connection.cursor()
 
 
+class _Kept:
+    """Compiled statements by key, the most recently used kept (at most ``size``), shared by
+    the threads of a process. A statement is compiled outside the lock: two threads may both
+    compile the same one, and either result is right."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.found: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
+        with self.lock:
+            if key in self.found:
+                self.found.move_to_end(key)
+                return self.found[key]
+        made = make()
+        with self.lock:
+            self.found[key] = made
+            while len(self.found) > self.size:
+                self.found.popitem(last=False)
+        return made
+
+
 Template = tuple[str, list[Any], dict[int, int]]  # SQL, its params, param index -> arg index
-_templates: OrderedDict[Hashable, Template | None] = OrderedDict()
-_templates_lock = threading.Lock()
-TEMPLATES_KEPT = 512
+_templates = _Kept(512)
 
 
 def fetch_compiled(
@@ -352,18 +373,8 @@ def fetch_compiled(
     SQL but the values of ``args``: for a scoped read, the query's own name and
     ``core.scope.signature``. Later calls run the kept SQL with the new args in place (text
     args, each used once as a plain value)."""
-    full = (key, len(args))
-    with _templates_lock:
-        found: Template | bool | None = _templates.get(full, False)
-        if found is not False:
-            _templates.move_to_end(full)
-    if found is False:
-        found = _template(build, len(args))
-        with _templates_lock:
-            _templates[full] = found
-            while len(_templates) > TEMPLATES_KEPT:
-                _templates.popitem(last=False)
-    if found is None or found is True:  # the args are not plain values: compiled each time
+    found: Template | None = _templates.get((key, len(args)), lambda: _template(build, len(args)))
+    if found is None:  # the args are not plain values: compiled each time
         try:
             text, values = build(list(args)).query.sql_with_params()
         except EmptyResultSet:
@@ -399,9 +410,7 @@ def table(model: type[models.Model]) -> str:
 Kept = tuple[
     str, tuple[Any, ...], dict[int, tuple[list[Converter], Any]]
 ]  # SQL, params, converters
-_kept: OrderedDict[Hashable, Kept | None] = OrderedDict()
-_kept_lock = threading.Lock()
-KEPT = 1024
+_kept = _Kept(1024)
 
 
 def fetch_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> list[tuple[Any, ...]]:
@@ -417,6 +426,7 @@ def fetch_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> list
     rows = fetch(text, params)
     if not converters:
         return rows
+    # as the compiler's apply_converters, with this thread's connection
     found = []
     for row in rows:
         values = list(row)
@@ -438,21 +448,15 @@ def count_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> int:
 
 
 def _keep(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> Kept | None:
-    with _kept_lock:
-        found: Kept | bool | None = _kept.get(key, False)
-        if found is not False:
-            _kept.move_to_end(key)
-            return found  # type: ignore[return-value]
+    kept: Kept | None = _kept.get(key, lambda: _compile(build))
+    return kept
+
+
+def _compile(build: Callable[[], models.QuerySet[Any]]) -> Kept | None:
     compiler = build().query.get_compiler(connection.alias)
     try:
         text, params = compiler.as_sql()
     except EmptyResultSet:  # the filter reaches nothing (no scope): no rows, no statement
-        kept: Kept | None = None
-    else:
-        columns = [col for col, _, _ in compiler.select]
-        kept = (text, tuple(params), compiler.get_converters(columns))
-    with _kept_lock:
-        _kept[key] = kept
-        while len(_kept) > KEPT:
-            _kept.popitem(last=False)
-    return kept
+        return None
+    columns = [col for col, _, _ in compiler.select]
+    return text, tuple(params), compiler.get_converters(columns)
