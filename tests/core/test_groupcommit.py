@@ -189,3 +189,82 @@ def test_a_group_that_caught_a_database_error_is_written_again_alone(committed: 
     assert (
         sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == (DAYS[:2])
     )
+
+
+def test_more_adds_items_to_the_begun_transaction_each_answered(committed: None) -> None:
+    """``more`` is asked once the transaction has begun; what it adds is written in the same
+    transaction, a failure among them undoing only itself."""
+    asked: list[tuple[bool, int]] = []
+    later = [_item(_fails), _item(_make(DAYS[2]))]
+
+    def more(room: int) -> list[groupcommit._Item]:
+        asked.append((connection.in_atomic_block, room))
+        return later
+
+    first = _item(_make(DAYS[0]))
+    items = [first]
+    groupcommit.write(items, more=more)
+    assert asked == [(True, groupcommit.MAX_BATCH - 1)]
+    assert len(items) == 3  # the caller's list holds every item written
+    assert first.future.result() == DAYS[0] and later[1].future.result() == DAYS[2]
+    with pytest.raises(ValueError, match="refused"):
+        later[0].future.result()
+    assert sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == [
+        DAYS[0],
+        DAYS[2],
+    ]
+
+
+def test_taking_from_the_queue_keeps_to_the_room_and_sets_stops_aside() -> None:
+    writer = groupcommit._Writer.__new__(groupcommit._Writer)  # no thread: only its queue
+    writer.queue = __import__("queue").SimpleQueue()
+    writer.stops = []
+    queued = [_item(_make(d)) for d in DAYS]
+    for item in queued:
+        writer.queue.put(item)
+    assert writer._take([], 2) == queued[:2]
+    assert writer._take([], 5) == queued[2:]  # nothing is dropped beyond the room
+    stop = _item(groupcommit._stop)
+    writer.queue.put(stop)
+    writer.queue.put(_item(_make(DAYS[0])))
+    assert writer._take([], 5) == [] and writer.stops == [stop]
+    assert writer.queue.qsize() == 1  # what came after the stop stays queued
+
+
+def test_reports_queued_while_another_process_writes_join_one_batch(
+    committed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the writer waits for the writer lock of all processes before BEGIN; what
+    queues meanwhile is written in that same transaction, not one transaction later."""
+    import fcntl
+    import os
+    import time
+
+    if connection.vendor != "sqlite" or connection.is_in_memory_db():
+        pytest.skip("the writer lock of all processes is SQLite's (core/sqlite/base.py)")
+    sizes: list[int] = []
+    real_write = groupcommit.write
+
+    def counting(items: list[groupcommit._Item], more: Any = None) -> None:
+        real_write(items, more)
+        sizes.append(len(items))
+
+    monkeypatch.setattr(groupcommit, "write", counting)
+    groupcommit.run(lambda: None)  # the writer thread is up, its queue empty
+    sizes.clear()
+    other = os.open(f"{connection.settings_dict['NAME']}.writer", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another process is writing
+        threads = [threading.Thread(target=groupcommit.run, args=(_make(day),)) for day in DAYS]
+        threads[0].start()
+        time.sleep(0.2)  # the writer has taken the first and waits for the lock
+        for t in threads[1:]:
+            t.start()
+        time.sleep(0.2)
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        os.close(other)
+    for t in threads:
+        t.join(10)
+    assert sizes == [3]
+    assert CaseCounter.objects.filter(day__in=DAYS).count() == 3

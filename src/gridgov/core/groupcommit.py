@@ -37,6 +37,7 @@ from .errors import Unavailable
 
 T = TypeVar("T")
 MAX_BATCH = 32
+PG_LOCK = 0x67726964  # the group-commit writers' advisory lock on PostgreSQL ("grid")
 
 
 Group = Callable[[list[Any]], list[Any]]  # several requests' arguments -> their results
@@ -55,27 +56,38 @@ class _Writer:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self.stops: list[_Item] = []  # requests to end, answered once the batch is written
         self.thread = threading.Thread(target=self._loop, name="gridgov-writer", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
         while True:
-            items = [self.queue.get()]
-            while len(items) < MAX_BATCH:
-                try:
-                    items.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            stops = [i for i in items if i.fn is _stop]
+            items = self._take([self.queue.get()], MAX_BATCH)
             try:
-                write([i for i in items if i.fn is not _stop])
+                # more: what queued while the transaction waited for the database's writer
+                # lock (SQLite's one writer, held by another process) joins this batch
+                write(items, more=lambda room: self._take([], room))
             except Exception:  # never let the thread die: every later report would wait
                 log.exception("group commit: a batch failed outside its transaction")
-            if stops:
+            if self.stops:
                 connection.close()
-                for stop in stops:
+                for stop in self.stops:
                     stop.future.set_result(None)
                 return
+
+    def _take(self, items: list[_Item], room: int) -> list[_Item]:
+        """``items`` and what is queued, ``room`` at most; a request to stop is set aside."""
+        taken: list[_Item] = []
+        pending = list(items)
+        while True:
+            for item in pending:
+                (self.stops if item.fn is _stop else taken).append(item)
+            if len(taken) >= room or self.stops:
+                return taken
+            try:
+                pending = [self.queue.get_nowait()]
+            except queue.Empty:
+                return taken
 
 
 log = logging.getLogger(__name__)
@@ -151,15 +163,16 @@ class _Broken(Exception):
     could not be rolled back): nobody in it may be told it succeeded."""
 
 
-def write(items: list[_Item]) -> None:
+def write(items: list[_Item], more: Callable[[int], list[_Item]] | None = None) -> None:
     """One transaction for ``items``, a savepoint each when there are several; then each
     caller is told its result (after COMMIT) or its error. A COMMIT refused for a deferred
     constraint (a foreign key checked at COMMIT) is retried item by item, so only the item
-    at fault fails."""
+    at fault fails. ``more(room)``, called once the transaction has begun, adds up to
+    ``room`` items to it."""
     if not items:
         return
     try:
-        outcomes = _batch(items)
+        outcomes = _batch(items, more)
     except _Alone as alone:
         items[0].future.set_exception(alone.error)
         return
@@ -183,13 +196,22 @@ def write(items: list[_Item]) -> None:
             item.future.set_result(value)
 
 
-def _batch(items: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]]:
+def _batch(
+    items: list[_Item], more: Callable[[int], list[_Item]] | None
+) -> list[tuple[_Item, Any, BaseException | None]]:
     outcomes = []
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # foreign keys are checked at each statement, inside the item's savepoint
+            # Foreign keys are checked at each statement, inside the item's savepoint. The
+            # writers of all processes queue here, as SQLite's do at BEGIN: every batch takes
+            # the day's case counter and the audit head anyway, so this serialises nothing
+            # more, and what queues in this process meanwhile joins the batch.
             with connection.cursor() as cur:
-                cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                cur.execute(
+                    f"SET CONSTRAINTS ALL IMMEDIATE; SELECT pg_advisory_xact_lock({PG_LOCK})"
+                )
+        if more is not None and len(items) < MAX_BATCH:
+            items.extend(more(MAX_BATCH - len(items)))  # in place: ``write`` answers them all
         for unit in _units(items):
             if len(unit) > 1:
                 outcomes.extend(_together(unit))
