@@ -647,6 +647,11 @@ def test_the_event_page_loads_its_event_once() -> None:
     assert page.status_code == 200 and "受理" in page.content.decode()
     full = [q["sql"] for q in seen.captured_queries if '"events_event"."description"' in q["sql"]]
     assert len(full) == 1, full
+    # the guards of the actions on offer ask the pending requests once, the page's attachments
+    # are read once (three uses)
+    asked = [q["sql"] for q in seen.captured_queries]
+    assert len([q for q in asked if '"events_approval"' in q]) == 1, asked
+    assert len([q for q in asked if 'FROM "events_attachment"' in q]) == 1, asked
     # a stranger's page is still a 404, an event outside one's scope offers nothing
     other = client(personas.township_operator("130131102"))
     assert other.get(f"/console/events/{event.code}/").status_code == 404
@@ -675,3 +680,51 @@ def test_a_poll_reads_its_window_in_two_statements() -> None:
     # three codes are asked as four (padded); the answer keeps the order asked, own ones only
     codes = [mine.code, elsewhere.code, mine.code]
     assert queries.visible_codes(operator, codes, "list") == [mine.code, mine.code]
+
+
+def test_kept_fragments_render_as_fresh_and_never_across_values_or_languages() -> None:
+    """The list's filter fields and a blank action form's fields are rendered once per values
+    and language and kept: the kept HTML is what a fresh render gives, other values or another
+    language get their own, and a form with errors is always rendered afresh."""
+    from django.http import QueryDict
+    from django.utils import translation
+
+    from gridgov.console import forms
+
+    def fresh(form: Any) -> str:
+        return forms._render_fields(form)
+
+    asked = QueryDict("tab=intake&channel=app&q=%3Cb%3E")
+    f = forms.FilterForm(asked)
+    assert f.is_valid()
+    first = f.shown_fields()
+    assert first == fresh(f) and 'value="&lt;b&gt;"' in first  # escaped as ever
+    again = forms.FilterForm(QueryDict("tab=closed&page=3&channel=app&q=%3Cb%3E"))
+    assert again.is_valid() and again.shown_fields() is first  # tab and page are not shown
+    other = forms.FilterForm(QueryDict("channel=web"))
+    assert other.is_valid() and other.shown_fields() != first
+    with translation.override("en"):
+        english = forms.FilterForm(asked)
+        assert english.is_valid() and english.shown_fields() == fresh(english) != first
+    bad = forms.FilterForm(QueryDict("under=12345"))
+    assert not bad.is_valid() and 'class="error"' in bad.shown_fields()
+
+    action = {"action": "escalate", "inputs": [_reason_input()]}
+    blank = forms.ActionForm.blank(action, 3)
+    kept = blank.shown_fields()
+    assert kept == forms._render_action_fields(blank) and "escalate-reason" in kept
+    assert "expected_version" not in kept  # the page's version is rendered apart, each time
+    assert forms.ActionForm.blank(action, 4).shown_fields() is kept
+    sent = forms.ActionForm(action, {"escalate-expected_version": "3", "escalate-reason": " "})
+    assert not sent.is_valid() and 'class="error"' in sent.shown_fields()
+
+
+def _reason_input() -> dict[str, Any]:
+    return {"name": "reason", "label": "原因", "kind": "text", "required": True, "choices": None}
+
+
+def test_queue_rows_link_to_their_event_pages() -> None:
+    event = new_event()
+    page = client(personas.township_operator()).get("/console/queue/?tab=intake").content
+    assert f'data-href="/console/events/{event.code}/"'.encode() in page
+    assert f'<a href="/console/events/{event.code}/" class="code">'.encode() in page

@@ -127,3 +127,63 @@ def test_a_query_whose_args_are_not_plain_values_is_compiled_each_time() -> None
     for _ in range(2):
         found = sql.fetch_compiled(("test.prefix",), build, [event.code[:-1]])
         assert (event.code,) in found
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_kept_objects_are_the_orms_with_their_related_objects() -> None:
+    """fetch_objects builds the instances the ORM builds: every field converted (aware
+    datetimes, UUIDs, JSON, decrypted text), the select_related objects joined in."""
+    e = new_event(reporter_phone="13800138000")
+    related = ("category", "receiving_centre", "assignee_unit", "parent")
+
+    def by_code(given: list[Any]) -> Any:
+        return Event.objects.select_related(*related).filter(code=given[0])
+
+    def by_pk(given: list[Any]) -> Any:
+        return Event.objects.select_related(*related).filter(pk__in=given)
+
+    orm = Event.objects.select_related(*related).get(pk=e.pk)
+    code_field = Event._meta.get_field("code")
+    for _ in range(2):  # compiled, then kept
+        (ours,) = sql.fetch_objects(("test.by_code",), by_code, [e.code], code_field)
+        assert _fields_of(ours) == _fields_of(orm)
+        assert ours.reported_at.tzinfo is not None and ours.reporter_phone == "13800138000"
+        assert ours.category == orm.category and ours.receiving_centre == orm.receiving_centre
+        assert Event.category.field.is_cached(ours)  # joined, not read again
+    other = new_event()
+    with CaptureQueriesContext(connection) as seen:
+        found = sql.fetch_objects(("test.by_pk",), by_pk, [other.pk, e.pk], Event._meta.pk)
+    assert sorted(str(x.pk) for x in found) == sorted([str(other.pk), str(e.pk)])
+    assert len(seen.captured_queries) == 1
+    assert sql.fetch_objects(("test.by_code",), by_code, ["SJZ000"], code_field) == []
+
+
+def test_a_kept_scoped_event_lookup_keeps_each_scope_apart() -> None:
+    """queries.event keeps its SQL per scope signature: one person's kept statement never
+    answers for another's scope, by case number or by id."""
+    e = new_event()
+    mine, stranger = personas.township_operator(), personas.township_operator("130131102")
+    for _ in range(2):
+        for key in (e.code, e.pk, str(e.pk)):
+            found = queries.event(mine, key)
+            assert found is not None and found.pk == e.pk
+            assert queries.event(stranger, key) is None
+    assert queries.event(mine, "SJZ\x00") is None and queries.event(mine, "nonsense") is None
+
+
+def test_kept_objects_fall_back_to_the_orm_for_what_they_cannot_keep() -> None:
+    e = new_event()
+    calls: list[int] = []
+
+    def prefetching(given: list[Any]) -> Any:
+        calls.append(1)
+        return Event.objects.prefetch_related("timeline").filter(code=given[0])
+
+    code_field = Event._meta.get_field("code")
+    for _ in range(2):
+        (found,) = sql.fetch_objects(("test.prefetch",), prefetching, [e.code], code_field)
+        assert found.pk == e.pk and [t.seq for t in found.timeline.all()] == [1]
+    assert len(calls) == 3  # judged once, then built by the ORM on each call

@@ -30,6 +30,7 @@ from gridgov.regions import queries as places
 from . import surfaces
 from .export import export_response, wants_export
 from .forms import AssignForm, BBoxForm, FilterForm, GridSearchForm, MapForm
+from .rows import work_rows
 
 OPEN_STATES = sorted(s.value for s in OPEN)
 CLOSED_STATES = [State.CLOSED.value, State.ARCHIVED.value]
@@ -41,7 +42,7 @@ def _page(work: WorkList, form: Any) -> tuple[Any, list[dict[str, Any]]]:
         form.cleaned_data.get("page") or 1
     )
     now = timezone.now()
-    return page, [presenters.work_row(e, now) for e in page.object_list]
+    return page, work_rows(page.object_list, now)
 
 
 def _query(request: HttpRequest, *drop: str) -> str:

@@ -3,6 +3,7 @@ rule table gives it (so a page offers exactly what the engine takes)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Any
@@ -10,8 +11,12 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from gridgov.core.lru import LRU
 from gridgov.core.text import has_control, visible
 from gridgov.events.models import Event
 from gridgov.events.queries import Filters
@@ -19,6 +24,7 @@ from gridgov.events.queries import Filters
 PAGE_SIZES = (20, 50, 100)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 10_000
+HIDDEN_FILTERS = ("tab", "page")  # asked in the address, not shown as fields
 
 
 def clean_text(value: str) -> None:
@@ -94,6 +100,28 @@ class FilterForm(forms.Form):
             q=d.get("q") or "",
         )
 
+    def shown_fields(self) -> str:
+        """The filter fields as a list shows them (tab and page aside). Their HTML depends only
+        on the values asked and the language, and every list page shows them: a valid form's
+        is rendered once per values and language and kept."""
+        if self.errors:
+            return _render_fields(self)
+        getlist = getattr(self.data, "getlist", None)
+        values = tuple(
+            (name, tuple(getlist(name)) if getlist else (self.data.get(name),))
+            for name in self.fields
+            if name not in HIDDEN_FILTERS
+        )
+        return str(_shown.get((get_language(), values), lambda: _render_fields(self)))
+
+
+_shown = LRU(512)
+
+
+def _render_fields(form: FilterForm) -> str:
+    html = render_to_string("console/_filter_fields.html", {"form": form})
+    return mark_safe(html)  # noqa: S308 - rendered by our template, values escaped there
+
 
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
@@ -165,12 +193,31 @@ class ActionForm(forms.Form):
                 self.add_error(spec["name"], _("This field is required."))
         return data
 
+    def shown_fields(self) -> str:
+        """The action's visible fields. A blank form's depend only on the action's inputs (as
+        the rule table offers them here: labels, choices) and the language, and an event page
+        shows several: rendered once per inputs and language and kept. The hidden fields (the
+        page's version, a fresh key) are rendered apart, each time."""
+        if self.is_bound:
+            return _render_action_fields(self)
+        spec = json.dumps(self.action["inputs"], sort_keys=True, default=str)
+        key = (get_language(), self.prefix, spec, "photos" in self.fields)
+        return str(_action_fields.get(key, lambda: _render_action_fields(self)))
+
     def inputs(self) -> dict[str, Any]:
         """What the engine takes: the action's inputs, without empty ones."""
         d = self.cleaned_data
         found = {s["name"]: d.get(s["name"]) for s in self.action["inputs"]}
         found = {k: v for k, v in found.items() if v not in (None, "")}
         return {**found, "expected_version": d["expected_version"]}
+
+
+_action_fields = LRU(512)
+
+
+def _render_action_fields(form: ActionForm) -> str:
+    html = render_to_string("console/_action_fields.html", {"form": form})
+    return mark_safe(html)  # noqa: S308 - rendered by our template, values escaped there
 
 
 class UnmaskForm(forms.Form):

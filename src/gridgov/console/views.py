@@ -35,6 +35,7 @@ from gridgov.regions.models import Grid
 from . import surfaces
 from .export import export_response, wants_export
 from .forms import ActionForm, FilterForm, PostForm, UnmaskForm
+from .rows import work_rows
 
 MESSAGES = {
     Conflict: gettext_lazy("This event was changed by someone else since you opened it."),
@@ -105,7 +106,7 @@ def _list_context(
         "form": form,
         "tab": tab,
         "tabs": [(key, label, _count(key, counts[key])) for key, (label, _states) in tabs.items()],
-        "rows": [presenters.work_row(e, now) for e in page.object_list],
+        "rows": work_rows(page.object_list, now),
         "page": page,
         "query": query.urlencode(),
         "url_name": url_name,

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX as _QMARK
+
+from .lru import LRU
 
 Saver = Callable[[models.Model], Any]  # an object -> its field's value as the database takes it
 
@@ -337,31 +338,8 @@ def _raw_cursor(conn: Any) -> Any:
         return conn.connection.cursor()
 
 
-class _Kept:
-    """Compiled statements by key, the most recently used kept (at most ``size``), shared by
-    the threads of a process. A statement is compiled outside the lock: two threads may both
-    compile the same one, and either result is right."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.found: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        with self.lock:
-            if key in self.found:
-                self.found.move_to_end(key)
-                return self.found[key]
-        made = make()
-        with self.lock:
-            self.found[key] = made
-            while len(self.found) > self.size:
-                self.found.popitem(last=False)
-        return made
-
-
 Template = tuple[str, list[Any], dict[int, int]]  # SQL, its params, param index -> arg index
-_templates = _Kept(512)
+_templates = LRU(512)
 
 
 def fetch_compiled(
@@ -410,7 +388,7 @@ def table(model: type[models.Model]) -> str:
 Kept = tuple[
     str, tuple[Any, ...], dict[int, tuple[list[Converter], Any]]
 ]  # SQL, params, converters
-_kept = _Kept(1024)
+_kept = LRU(1024)
 
 
 def fetch_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> list[tuple[Any, ...]]:
@@ -460,3 +438,105 @@ def _compile(build: Callable[[], models.QuerySet[Any]]) -> Kept | None:
         return None
     columns = [col for col, _, _ in compiler.select]
     return text, tuple(params), compiler.get_converters(columns)
+
+
+# ----------------------------------------------------------------------------- kept objects
+
+
+@dataclass(frozen=True)
+class _Objects:
+    """A model queryset's SQL compiled once, and how its rows become instances (with the
+    objects ``select_related`` joins), as the ORM's own ModelIterable makes them."""
+
+    sql: str
+    params: list[Any]
+    where: dict[int, int]  # param index -> arg index
+    converters: dict[int, tuple[list[Converter], Any]]
+    model: type[models.Model]
+    start: int
+    end: int
+    attnames: list[str]
+    related: list[Any]  # django's RelatedPopulators: stateless once built
+
+
+_objects = LRU(512)
+
+
+def fetch_objects(
+    key: Hashable,
+    build: Callable[[list[Any]], models.QuerySet[Any]],
+    args: Sequence[Any],
+    field: models.Field[Any, Any],
+) -> list[Any]:
+    """The instances of the model queryset ``build(args)`` (its ``select_related`` objects
+    joined), its SQL compiled by the ORM only once per ``key`` and number of args. Each arg is
+    compared with ``field`` once, as a plain value; ``key`` must fix everything else in the
+    SQL, as for ``fetch_compiled``. A queryset whose args do not come back as plain values, or
+    that is not a plain model queryset, is compiled each time."""
+    kept: _Objects | bool | None = _objects.get(
+        (key, len(args)), lambda: _objects_template(build, len(args), field)
+    )
+    if kept is None:  # the filter reaches nothing
+        return []
+    if kept is False:
+        return list(build(list(args)))
+    assert isinstance(kept, _Objects)
+    given = list(kept.params)
+    for i, j in kept.where.items():
+        given[i] = field.get_db_prep_value(args[j], connection, prepared=False)
+    found = []
+    for row in fetch(kept.sql, given):
+        values = list(row)
+        for i, (fns, expression) in kept.converters.items():
+            for fn in fns:
+                values[i] = fn(values[i], expression, connection)
+        obj = kept.model.from_db(connection.alias, kept.attnames, values[kept.start : kept.end])
+        for populator in kept.related:
+            populator.populate(values, obj)
+        found.append(obj)
+    return found
+
+
+def _objects_template(
+    build: Callable[[list[Any]], models.QuerySet[Any]], n: int, field: models.Field[Any, Any]
+) -> _Objects | bool | None:
+    from django.db.models import query as django_query
+
+    marks: list[Any] = [
+        uuid.uuid4() if isinstance(field, models.UUIDField) else f"\x00arg{i}:{uuid.uuid4().hex}"
+        for i in range(n)
+    ]
+    qs: Any = build(marks)  # Django's private flags: whether rows are plain instances
+    if (
+        qs._iterable_class is not django_query.ModelIterable
+        or qs._prefetch_related_lookups
+        or qs._known_related_objects
+    ):
+        return False
+    compiler = qs.query.get_compiler(connection.alias)
+    try:
+        text, params = compiler.as_sql()
+    except EmptyResultSet:
+        return None
+    prepared = [field.get_db_prep_value(m, connection, prepared=False) for m in marks]
+    where = {i: prepared.index(p) for i, p in enumerate(params) if p in prepared}
+    inlined = any(isinstance(p, str) and p in text for p in prepared)
+    plain = not (compiler.annotation_col_map or compiler.has_extra_select)
+    if sorted(where.values()) != list(range(n)) or inlined or not plain:
+        return False
+    info = compiler.klass_info
+    select = compiler.select
+    start, end = info["select_fields"][0], info["select_fields"][-1] + 1
+    return _Objects(
+        sql=text,
+        params=list(params),
+        where=where,
+        converters=compiler.get_converters([col for col, _, _ in select[: compiler.col_count]]),
+        model=info["model"],
+        start=start,
+        end=end,
+        attnames=[col.target.attname for col, _, _ in select[start:end]],
+        related=django_query.get_related_populators(  # type: ignore[attr-defined]
+            info, select, connection.alias
+        ),
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import Prefetch, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,6 +219,10 @@ def page_attachment(a: Attachment, before: bool) -> dict[str, Any]:
 def page_detail(e: Event, viewer: Any, now: datetime | None = None) -> dict[str, Any]:
     """The event page: the API's detail (reporter masked) with labels for people to read."""
     now = now or timezone.now()
+    # read once for the three uses below, each with the timeline row it belongs to
+    prefetch_related_objects(
+        [e], Prefetch("attachments", Attachment.objects.select_related("timeline_entry"))
+    )
     data = detail(e, viewer)
     after = {a.pk for a in e.attachments.all() if a.timeline_entry_id and _is_result(a)}
     return {

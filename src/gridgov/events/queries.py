@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -73,12 +73,24 @@ def events(
     return qs.order_by("-reported_at")
 
 
+EVENT_RELATED = ("category", "receiving_centre", "assignee_unit", "parent")
+
+
 def event(user: Any, event_id: Any, action: str = "view") -> Event | None:
-    """One event by UUID or case number, if ``user`` may ``action`` it (else None → 404)."""
-    qs = restrict(Event.objects.all(), user, action).select_related(
-        "category", "receiving_centre", "assignee_unit", "parent"
-    )
-    return qs.filter(**event_key(event_id)).first()
+    """One event by UUID or case number, if ``user`` may ``action`` it (else None → 404). Its
+    scoped SQL is compiled once per scope and kind of key (every page and action loads one)."""
+    ((name, value),) = event_key(event_id).items()
+    if name == "pk__in":
+        return None  # not a key an event can have
+
+    def build(given: list[Any]) -> QuerySet[Event]:
+        qs = restrict(Event.objects.all(), user, action).select_related(*EVENT_RELATED)
+        return qs.filter(**{name: given[0]}).order_by("pk")[:1]
+
+    field = Event._meta.pk if name == "pk" else Event._meta.get_field(name)
+    key = ("events.event", core_scope.signature(Event, user, action), name)
+    found = sql.fetch_objects(key, build, [value], cast(Any, field))
+    return found[0] if found else None
 
 
 def in_scope(user: Any, event: Event, action: str = "view") -> bool:
@@ -207,8 +219,11 @@ class WorkList:
         cap: int = COUNT_CAP,
         in_order: QuerySet[Event] | Callable[[], QuerySet[Event]] | None = None,
         key: tuple[Any, ...] | None = None,
+        related: tuple[str, ...] | None = None,
     ) -> None:
         self.states, self.order, self.cap = states, order, cap
+        # The objects a page's rows are read with (select_related); None: as ``qs`` reads them.
+        self.related = related
         # The querysets may be given as functions that build them: a list whose statements are
         # kept (``key``) builds them only for a statement not kept yet.
         self._qs, self._in_order = qs, in_order
@@ -268,9 +283,19 @@ class WorkList:
         page = [row[0] for row in found[start:stop]]
         # By primary key alone (the ids come from the scoped reads above), with the list's
         # related objects: the scope's ranges compiled again would cost more than the read.
-        by_pk = Event.objects.all()
-        by_pk.query.select_related = self.qs.query.select_related
-        loaded = by_pk.in_bulk(page)
+        if self.related is None:
+            by_pk = Event.objects.all()
+            by_pk.query.select_related = self.qs.query.select_related
+            loaded = by_pk.in_bulk(page)
+        else:
+            related = self.related
+
+            def build(ids: list[Any]) -> QuerySet[Event]:
+                return Event.objects.filter(pk__in=ids).select_related(*related)
+
+            key = ("events.page", related)
+            rows = sql.fetch_objects(key, build, page, cast(Any, Event._meta.pk))
+            loaded = {e.pk: e for e in rows}
         return [loaded[pk] for pk in page]
 
     def iterate(self, limit: int, chunk: int = 2000) -> Iterator[Event]:
@@ -349,15 +374,16 @@ def work_list(
     already known)."""
     states = [s.value for s in tabs[tab][1]]
 
+    related = ("category", "assignee_unit")
+
     def rows(ordered: bool) -> QuerySet[Event]:
-        found = _tab_rows(user, tabs, tab, f, ordered=ordered)
-        return found.select_related("category", "assignee_unit")
+        return _tab_rows(user, tabs, tab, f, ordered=ordered).select_related(*related)
 
     history = tab in HISTORY_TABS
     order = HISTORY_ORDER if history else WORK_ORDER
     cap = HISTORY_COUNT_CAP if history else COUNT_CAP
     key = _list_key(user, tabs, tab, f)
-    work = WorkList(lambda: rows(False), states, order, cap, lambda: rows(True), key)
+    work = WorkList(lambda: rows(False), states, order, cap, lambda: rows(True), key, related)
     work.counted = counted
     return work
 

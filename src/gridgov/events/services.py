@@ -9,6 +9,7 @@ messages and an audit row, in one transaction.
 
 from __future__ import annotations
 
+import contextvars
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,7 +38,17 @@ def _after_timeline(ctx: flow.Ctx[Event]) -> None:
     square.follow(ctx.before, ctx.obj)  # the square map's counters, in the same transaction
 
 
+# While the actions on offer are listed (a read), the event's pending requests are read once
+# for all the guards that ask (six on an event page); an action's own check reads afresh.
+_listing: contextvars.ContextVar[tuple[Any, frozenset[str]] | None] = contextvars.ContextVar(
+    "pending_while_listing", default=None
+)
+
+
 def _is_pending(event: Event, kind: str) -> bool:
+    known = _listing.get()
+    if known is not None and known[0] == event.pk:
+        return kind in known[1]
     return event.approvals.filter(kind=kind, status=Approval.Status.PENDING).exists()
 
 
@@ -146,7 +157,12 @@ def already_applied(action: str, user: Any, key: str) -> bool:
 
 def allowed_actions(event: Event, user: Any, with_choices: bool = True) -> list[dict[str, Any]]:
     """What ``user`` may do to ``event`` now, with each action's inputs and labels."""
-    return flow.allowed(EVENTS, event, user, with_choices)
+    pending = event.approvals.filter(status=Approval.Status.PENDING).values_list("kind", flat=True)
+    token = _listing.set((event.pk, frozenset(pending)))
+    try:
+        return flow.allowed(EVENTS, event, user, with_choices)
+    finally:
+        _listing.reset(token)
 
 
 # ----------------------------------------------------------------------------- typed entries
