@@ -25,6 +25,7 @@ PAGE_SIZES = (20, 50, 100)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 MAX_PAGE = 10_000
 HIDDEN_FILTERS = ("tab", "page")  # asked in the address, not shown as fields
+KEPT_VALUES_MAX = 400  # longer filter values render afresh: the kept fragments stay small
 
 
 def clean_text(value: str) -> None:
@@ -112,6 +113,8 @@ class FilterForm(forms.Form):
             for name in self.fields
             if name not in HIDDEN_FILTERS
         )
+        if len(repr(values)) > KEPT_VALUES_MAX:  # odd input (padding, repeats): not kept
+            return _render_fields(self)
         return str(_shown.get((get_language(), values), lambda: _render_fields(self)))
 
 

@@ -350,7 +350,7 @@ def fetch_compiled(
     ``key`` and number of args. ``key`` must name the query and fix everything else in its
     SQL but the values of ``args``: for a scoped read, the query's own name and
     ``core.scope.signature``. Later calls run the kept SQL with the new args in place (text
-    args, each used once as a plain value)."""
+    args, each used once as a plain value, compared by equality: ``exact`` or ``in``)."""
     found: Template | None = _templates.get((key, len(args)), lambda: _template(build, len(args)))
     if found is None:  # the args are not plain values: compiled each time
         try:
@@ -470,8 +470,10 @@ def fetch_objects(
 ) -> list[Any]:
     """The instances of the model queryset ``build(args)`` (its ``select_related`` objects
     joined), its SQL compiled by the ORM only once per ``key`` and number of args. Each arg is
-    compared with ``field`` once, as a plain value; ``key`` must fix everything else in the
-    SQL, as for ``fetch_compiled``. A queryset whose args do not come back as plain values, or
+    compared with ``field`` once, as a plain value, by equality (``exact`` or ``in``: a
+    pattern lookup such as ``iexact`` on SQLite escapes its value when compiled, which a kept
+    statement would not); ``key`` must fix everything else in the SQL, as for
+    ``fetch_compiled``. A queryset whose args do not come back as plain values, or
     that is not a plain model queryset, is compiled each time."""
     kept: _Objects | bool | None = _objects.get(
         (key, len(args)), lambda: _objects_template(build, len(args), field)

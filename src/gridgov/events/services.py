@@ -38,18 +38,22 @@ def _after_timeline(ctx: flow.Ctx[Event]) -> None:
     square.follow(ctx.before, ctx.obj)  # the square map's counters, in the same transaction
 
 
-# While the actions on offer are listed (a read), the event's pending requests are read once
-# for all the guards that ask (six on an event page); an action's own check reads afresh.
-_listing: contextvars.ContextVar[tuple[Any, frozenset[str]] | None] = contextvars.ContextVar(
+# While the actions on offer are listed (a read), the event's pending requests are read once,
+# when a guard first asks, for all the guards that ask (six on an event page); an action's own
+# check reads afresh.
+_listing: contextvars.ContextVar[dict[Any, frozenset[str]] | None] = contextvars.ContextVar(
     "pending_while_listing", default=None
 )
 
 
 def _is_pending(event: Event, kind: str) -> bool:
     known = _listing.get()
-    if known is not None and known[0] == event.pk:
-        return kind in known[1]
-    return event.approvals.filter(kind=kind, status=Approval.Status.PENDING).exists()
+    if known is None:
+        return event.approvals.filter(kind=kind, status=Approval.Status.PENDING).exists()
+    if event.pk not in known:
+        pending = event.approvals.filter(status=Approval.Status.PENDING)
+        known[event.pk] = frozenset(pending.values_list("kind", flat=True))
+    return kind in known[event.pk]
 
 
 def _pending(kind: str) -> Any:
@@ -157,8 +161,7 @@ def already_applied(action: str, user: Any, key: str) -> bool:
 
 def allowed_actions(event: Event, user: Any, with_choices: bool = True) -> list[dict[str, Any]]:
     """What ``user`` may do to ``event`` now, with each action's inputs and labels."""
-    pending = event.approvals.filter(status=Approval.Status.PENDING).values_list("kind", flat=True)
-    token = _listing.set((event.pk, frozenset(pending)))
+    token = _listing.set({})
     try:
         return flow.allowed(EVENTS, event, user, with_choices)
     finally:
