@@ -137,3 +137,23 @@ def test_kept_statements_answer_as_the_orm_and_see_new_rows() -> None:
     assert queries.work_list(user("auditadmin"), QUEUE_TABS, "closed", Filters())[0:20] == []
     # a filter on "now" is never kept
     assert queries.work_list(mine, QUEUE_TABS, "handling", Filters(overdue=True)).key is None
+
+
+def test_a_lists_tabs_are_counted_in_one_statement() -> None:
+    """The kept counts of every tab go in one statement (one round trip, not one per tab),
+    each answering what its own list counts; a filter on "now" counts tab by tab."""
+    from django.test.utils import CaptureQueriesContext
+
+    _some_events()
+    mine = personas.township_operator()
+    for tabs in (QUEUE_TABS, INBOX_TABS):
+        for f in (Filters(), Filters(urgency="normal")):
+            expected = {t: queries.work_list(mine, tabs, t, f).count() for t in tabs}
+            queries.tab_counts(mine, tabs, f)  # the person's posts are read once per request
+            with CaptureQueriesContext(connection) as seen:
+                assert queries.tab_counts(mine, tabs, f) == expected
+            assert len(seen.captured_queries) == 1, [q["sql"][:80] for q in seen.captured_queries]
+    overdue = Filters(overdue=True)
+    expected = {t: queries.work_list(mine, QUEUE_TABS, t, overdue).count() for t in QUEUE_TABS}
+    assert queries.tab_counts(mine, QUEUE_TABS, overdue) == expected
+    assert set(queries.tab_counts(user("auditadmin"), QUEUE_TABS, Filters()).values()) == {0}

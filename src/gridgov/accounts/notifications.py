@@ -11,7 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from gridgov.core import outbox
 from gridgov.core.models import Notification, Outbox
@@ -127,8 +128,11 @@ def seen_up_to(user: Any) -> int:
 
 
 def unread(user: Any) -> int:
+    """How many of this person's notices are past their mark: one statement (every console
+    page's header asks)."""
+    seen = NotificationCursor.objects.filter(user=user).values("seen_up_to")[:1]
     return Notification.objects.filter(
-        recipient__in=addresses_of(user), pk__gt=seen_up_to(user)
+        recipient__in=addresses_of(user), pk__gt=Coalesce(Subquery(seen), 0)
     ).count()
 
 

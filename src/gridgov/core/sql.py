@@ -425,6 +425,27 @@ def count_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> int:
     return int(fetch(f"SELECT COUNT(*) FROM ({text}) counted", params)[0][0])  # noqa: S608
 
 
+def count_kept_many(
+    asked: Sequence[tuple[Hashable, Callable[[], models.QuerySet[Any]]]],
+) -> list[int]:
+    """``count_kept`` for several (key, build) at once, in one statement: a list's tabs are
+    counted together, one round trip instead of one per tab."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for key, build in asked:
+        kept = _keep(("count", key), build)
+        if kept is None:
+            parts.append("0")
+            continue
+        text, given, _ = kept
+        parts.append(f"(SELECT COUNT(*) FROM ({text}) counted)")  # noqa: S608 - compiled SQL
+        params.extend(given)
+    if all(part == "0" for part in parts):
+        return [0] * len(parts)
+    (row,) = fetch("SELECT " + ", ".join(parts), params)
+    return [int(n) for n in row]
+
+
 def _keep(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> Kept | None:
     kept: Kept | None = _kept.get(key, lambda: _compile(build))
     return kept

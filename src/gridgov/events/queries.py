@@ -249,16 +249,20 @@ class WorkList:
         """At most ``cap`` + 1. Selecting only the state lets both scope indexes answer alone
         (id would mean a table lookup per row: 8× slower on SQLite)."""
         if self.counted is None:
-
-            def rows() -> QuerySet[Any]:
-                found = self.qs.filter(state__in=self.states).order_by().values("state")
-                return found[: self.cap + 1]
-
             if self.key is None:
-                self.counted = rows().count()
+                self.counted = self._counted_rows().count()
             else:
-                self.counted = sql.count_kept((*self.key, tuple(self.states), self.cap), rows)
+                self.counted = sql.count_kept(*self.count_kept())
         return self.counted
+
+    def count_kept(self) -> tuple[tuple[Any, ...], Callable[[], QuerySet[Any]]]:
+        """The key and builder of this list's kept count (only for a list with a ``key``)."""
+        assert self.key is not None
+        return (*self.key, tuple(self.states), self.cap), self._counted_rows
+
+    def _counted_rows(self) -> QuerySet[Any]:
+        found = self.qs.filter(state__in=self.states).order_by().values("state")
+        return found[: self.cap + 1]
 
     def __len__(self) -> int:
         return self.count()
@@ -391,17 +395,21 @@ def work_list(
 def tab_counts(
     user: Any, tabs: dict[str, tuple[Any, tuple[State, ...]]], f: Filters
 ) -> dict[str, int]:
-    """How many events each tab holds under the same scope and filters (at most its cap + 1)."""
-    return {
+    """How many events each tab holds under the same scope and filters (at most its cap + 1);
+    the kept counts of all tabs in one statement."""
+    lists = {
         tab: WorkList(
             lambda tab=tab: _tab_rows(user, tabs, tab, f),  # type: ignore[misc]
             [s.value for s in states],
             [],
             cap_of(tab),
             key=_list_key(user, tabs, tab, f),
-        ).count()
+        )
         for tab, (_, states) in tabs.items()
     }
+    kept = [tab for tab, work in lists.items() if work.key is not None]
+    found = dict(zip(kept, sql.count_kept_many([lists[t].count_kept() for t in kept]), strict=True))
+    return {tab: found[tab] if tab in found else work.count() for tab, work in lists.items()}
 
 
 def _list_key(

@@ -175,6 +175,16 @@ def test_the_notices_api_shows_only_ones_own_and_keeps_the_read_mark(
     assert seen.json() == {"seen_up_to": newest, "unread": 0}
     back = c.post("/api/v1/notifications/seen", {"up_to": 1}, content_type="application/json")
     assert back.json()["seen_up_to"] == newest  # the mark never moves back
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gridgov.accounts import notifications
+
+    person = worker()
+    notifications.addresses_of(person)  # the person's posts are read once per request
+    with CaptureQueriesContext(connection) as asked:
+        assert notifications.unread(person) == 0
+    assert len(asked.captured_queries) == 1  # the mark and the count in one statement
     theirs = client(op()).get("/api/v1/notifications").json()["items"]  # the township's
     assert [i["topic"] for i in theirs if i["code"] == event.code] == ["event.new"]
     assert Client().get("/api/v1/notifications").status_code == 401
