@@ -692,7 +692,7 @@ def test_kept_fragments_render_as_fresh_and_never_across_values_or_languages() -
     from gridgov.console import forms
 
     def fresh(form: Any) -> str:
-        return forms._render_fields(form)
+        return forms._render("console/_filter_fields.html", form)
 
     asked = QueryDict("tab=intake&channel=app&q=%3Cb%3E")
     f = forms.FilterForm(asked)
@@ -708,15 +708,15 @@ def test_kept_fragments_render_as_fresh_and_never_across_values_or_languages() -
         assert english.is_valid() and english.shown_fields() == fresh(english) != first
     bad = forms.FilterForm(QueryDict("under=12345"))
     assert not bad.is_valid() and 'class="error"' in bad.shown_fields()
-    kept = len(forms._shown.found)
+    kept = len(forms._fragments.found)
     padded = forms.FilterForm(QueryDict("q=x" + "%20" * 3500))  # valid once stripped
     assert padded.is_valid() and padded.shown_fields() == fresh(padded)
-    assert len(forms._shown.found) == kept  # rendered afresh, not kept
+    assert len(forms._fragments.found) == kept  # rendered afresh, not kept
 
     action = {"action": "escalate", "inputs": [_reason_input()]}
     blank = forms.ActionForm.blank(action, 3)
     kept = blank.shown_fields()
-    assert kept == forms._render_action_fields(blank) and "escalate-reason" in kept
+    assert kept == forms._render("console/_action_fields.html", blank) and "escalate-reason" in kept
     assert "expected_version" not in kept  # the page's version is rendered apart, each time
     assert forms.ActionForm.blank(action, 4).shown_fields() is kept
     sent = forms.ActionForm(action, {"escalate-expected_version": "3", "escalate-reason": " "})

@@ -105,8 +105,9 @@ class FilterForm(forms.Form):
         """The filter fields as a list shows them (tab and page aside). Their HTML depends only
         on the values asked and the language, and every list page shows them: a valid form's
         is rendered once per values and language and kept."""
+        template = "console/_filter_fields.html"
         if self.errors:
-            return _render_fields(self)
+            return _render(template, self)
         getlist = getattr(self.data, "getlist", None)
         values = tuple(
             (name, tuple(getlist(name)) if getlist else (self.data.get(name),))
@@ -114,16 +115,22 @@ class FilterForm(forms.Form):
             if name not in HIDDEN_FILTERS
         )
         if len(repr(values)) > KEPT_VALUES_MAX:  # odd input (padding, repeats): not kept
-            return _render_fields(self)
-        return str(_shown.get((get_language(), values), lambda: _render_fields(self)))
+            return _render(template, self)
+        return _kept_render(template, self, values)
 
 
-_shown = LRU(512)
+_fragments = LRU(1024)
 
 
-def _render_fields(form: FilterForm) -> str:
-    html = render_to_string("console/_filter_fields.html", {"form": form})
+def _render(template: str, form: forms.Form) -> str:
+    html = render_to_string(template, {"form": form})
     return mark_safe(html)  # noqa: S308 - rendered by our template, values escaped there
+
+
+def _kept_render(template: str, form: forms.Form, key: Any) -> str:
+    """``template`` rendered for ``form``, kept per ``key`` (all the rendering reads besides
+    the template and the language)."""
+    return str(_fragments.get((template, get_language(), key), lambda: _render(template, form)))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -201,11 +208,11 @@ class ActionForm(forms.Form):
         the rule table offers them here: labels, choices) and the language, and an event page
         shows several: rendered once per inputs and language and kept. The hidden fields (the
         page's version, a fresh key) are rendered apart, each time."""
+        template = "console/_action_fields.html"
         if self.is_bound:
-            return _render_action_fields(self)
+            return _render(template, self)
         spec = json.dumps(self.action["inputs"], sort_keys=True, default=str)
-        key = (get_language(), self.prefix, spec, "photos" in self.fields)
-        return str(_action_fields.get(key, lambda: _render_action_fields(self)))
+        return _kept_render(template, self, (self.prefix, spec, "photos" in self.fields))
 
     def inputs(self) -> dict[str, Any]:
         """What the engine takes: the action's inputs, without empty ones."""
@@ -213,14 +220,6 @@ class ActionForm(forms.Form):
         found = {s["name"]: d.get(s["name"]) for s in self.action["inputs"]}
         found = {k: v for k, v in found.items() if v not in (None, "")}
         return {**found, "expected_version": d["expected_version"]}
-
-
-_action_fields = LRU(512)
-
-
-def _render_action_fields(form: ActionForm) -> str:
-    html = render_to_string("console/_action_fields.html", {"form": form})
-    return mark_safe(html)  # noqa: S308 - rendered by our template, values escaped there
 
 
 class UnmaskForm(forms.Form):

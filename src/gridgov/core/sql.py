@@ -373,10 +373,31 @@ def _template(build: Callable[[list[str]], models.QuerySet[Any]], n: int) -> Tem
         sql, params = build(marks).query.sql_with_params()
     except EmptyResultSet:  # the filter reaches nothing (no scope): no rows, no statement
         return "", [], {i: i for i in range(n)}
-    where = {i: marks.index(p) for i, p in enumerate(params) if isinstance(p, str) and p in marks}
-    if sorted(where.values()) != list(range(n)) or any(m in sql for m in marks):
+    where = _arg_places(sql, params, marks)
+    if where is None:
         return None
     return sql, list(params), where
+
+
+def _arg_places(sql: str, params: Sequence[Any], marks: list[Any]) -> dict[int, int] | None:
+    """Where each arg's mark came back among ``params`` (param index -> arg index), or None
+    if some mark is not there exactly once as a plain param (used twice, transformed, or
+    inlined into the SQL): such a statement cannot be kept."""
+    where = {i: marks.index(p) for i, p in enumerate(params) if p in marks}
+    inlined = any(isinstance(m, str) and m in sql for m in marks)
+    if sorted(where.values()) != list(range(len(marks))) or inlined:
+        return None
+    return where
+
+
+def _converted(row: Sequence[Any], converters: dict[int, tuple[list[Converter], Any]]) -> list[Any]:
+    """A row's values as the compiler's apply_converters makes them, with this thread's
+    connection."""
+    values = list(row)
+    for i, (fns, expression) in converters.items():
+        for fn in fns:
+            values[i] = fn(values[i], expression, connection)
+    return values
 
 
 def table(model: type[models.Model]) -> str:
@@ -404,15 +425,7 @@ def fetch_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> list
     rows = fetch(text, params)
     if not converters:
         return rows
-    # as the compiler's apply_converters, with this thread's connection
-    found = []
-    for row in rows:
-        values = list(row)
-        for i, (fns, expression) in converters.items():
-            for fn in fns:
-                values[i] = fn(values[i], expression, connection)
-        found.append(tuple(values))
-    return found
+    return [tuple(_converted(row, converters)) for row in rows]
 
 
 def count_kept(key: Hashable, build: Callable[[], models.QuerySet[Any]]) -> int:
@@ -509,10 +522,7 @@ def fetch_objects(
         given[i] = field.get_db_prep_value(args[j], connection, prepared=False)
     found = []
     for row in fetch(kept.sql, given):
-        values = list(row)
-        for i, (fns, expression) in kept.converters.items():
-            for fn in fns:
-                values[i] = fn(values[i], expression, connection)
+        values = _converted(row, kept.converters)
         obj = kept.model.from_db(connection.alias, kept.attnames, values[kept.start : kept.end])
         for populator in kept.related:
             populator.populate(values, obj)
@@ -542,10 +552,9 @@ def _objects_template(
     except EmptyResultSet:
         return None
     prepared = [field.get_db_prep_value(m, connection, prepared=False) for m in marks]
-    where = {i: prepared.index(p) for i, p in enumerate(params) if p in prepared}
-    inlined = any(isinstance(p, str) and p in text for p in prepared)
+    where = _arg_places(text, params, prepared)
     plain = not (compiler.annotation_col_map or compiler.has_extra_select)
-    if sorted(where.values()) != list(range(n)) or inlined or not plain:
+    if where is None or not plain:
         return False
     info = compiler.klass_info
     select = compiler.select
