@@ -85,6 +85,19 @@ def record_many(rows: list[dict[str, Any]]) -> list[AuditLog]:
     return _append([_row(**r) for r in rows])
 
 
+def build(action: str, **given: Any) -> AuditLog:
+    """A row to ``append`` later, from ``record``'s arguments: work done before a transaction
+    that must hold its locks briefly (intake's group commit)."""
+    return _row(action, **given)
+
+
+def append(built: list[AuditLog]) -> list[AuditLog]:
+    """Append rows made by ``build``. Call inside ``transaction.atomic``."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.append must run inside the transaction it records")
+    return _append(built) if built else []
+
+
 def _append(built: list[AuditLog]) -> list[AuditLog]:
     last, prev_hash = _advance_head(len(built))
     for seq, row in enumerate(built, start=last - len(built) + 1):

@@ -120,6 +120,12 @@ def row_values(obj: models.Model, with_pk: bool) -> list[Any]:
 
 
 @cache
+def column_at(model: type[models.Model], attname: str) -> int:
+    """Where a field's value sits in ``row_values(obj, False)``."""
+    return [f.attname for f in _fields(model, False)].index(attname)
+
+
+@cache
 def _fields(model: type[models.Model], with_pk: bool) -> tuple[Any, ...]:
     return tuple(
         f
@@ -179,10 +185,11 @@ def insert_many(objs: Sequence[models.Model], on_conflict: str) -> None:
     _saved(objs)
 
 
-def insert_rows(objs: Sequence[models.Model]) -> None:
+def insert_rows(objs: Sequence[models.Model], rows: Sequence[Sequence[Any]] | None = None) -> None:
     """INSERT new objects of one model as multi-row statements; auto-increment keys are read
     back in the rows' order, as ``bulk_create`` does on both databases. Each statement stays
-    within the database's limit of values."""
+    within the database's limit of values. ``rows``: the objects' ``row_values(o, False)``
+    worked out earlier (outside a lock held to write them)."""
     if not objs:
         return
     model = type(objs[0])
@@ -191,7 +198,10 @@ def insert_rows(objs: Sequence[models.Model]) -> None:
     per = max(1, _max_params() // len(fields))
     for start in range(0, len(objs), per):
         chunk = objs[start : start + per]
-        values = [v for o in chunk for v in row_values(o, False)]
+        if rows is None:
+            values = [v for o in chunk for v in row_values(o, False)]
+        else:
+            values = [v for row in rows[start : start + per] for v in row]
         ids, _count = run(_insert_sql(model, False, "", len(chunk)), values, fetch=auto)
         if auto:
             for obj, (pk,) in zip(chunk, ids, strict=True):

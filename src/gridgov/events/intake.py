@@ -19,6 +19,7 @@ from gridgov.accounts.scope import active_posts
 from gridgov.core import audit, codes, flow, groupcommit, idempotency, outbox, refcache, sql
 from gridgov.core.crypto import blind_index, secret_digest
 from gridgov.core.errors import Forbidden, Invalid
+from gridgov.core.models import AuditLog
 from gridgov.core.personal import normalize_phone
 from gridgov.core.text import control_errors, visible
 from gridgov.geo.crs import CRS
@@ -224,7 +225,11 @@ class Prepared:
     report: Report
     actor: Any
     owner: str  # whose key the report's client id is
-    source_ip: str  # for the audit row (written in the writer's thread)
+    audit_row: AuditLog  # the audit row, but for its place in the chain
+    # The rows as INSERT sends them, worked out here: the writer holds the database's one
+    # writer lock while it writes, so it only fills in the case number.
+    event_row: list[Any]
+    entry_row: list[Any]
 
 
 def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any, owner: str) -> Prepared:
@@ -291,8 +296,16 @@ def _prepare(report: Report, client_id: str, fingerprint: str, actor: Any, owner
             "distance_m": round(loc.distance_m, 1),
         },
     )
-    source_ip = audit.current_source_ip.get()
-    return Prepared(event, entry, route, secret, visible, report, actor, owner, source_ip)
+    audit_row = audit.build(
+        "event.report",
+        actor=actor,
+        obj=event,
+        detail={"channel": report.channel, "grid": event.grid_code},
+    )
+    event_row, entry_row = sql.row_values(event, False), sql.row_values(entry, False)
+    return Prepared(
+        event, entry, route, secret, visible, report, actor, owner, audit_row, event_row, entry_row
+    )
 
 
 def _create_many(batch: list[Prepared]) -> list[Intake]:
@@ -300,10 +313,11 @@ def _create_many(batch: list[Prepared]) -> list[Intake]:
     numbers, events, first timeline rows, attachments, notices, audit rows and the answers
     kept for replays. Run again for one report alone if a batch fails, so nothing here may
     depend on an earlier run."""
+    at = sql.column_at(Event, "code")
     for ready, code in zip(batch, _next_codes([r.event.reported_at for r in batch]), strict=True):
-        ready.event.code = code
-    sql.insert_rows([r.event for r in batch])
-    sql.insert_rows([r.entry for r in batch])
+        ready.event.code = ready.event_row[at] = code
+    sql.insert_rows([r.event for r in batch], [r.event_row for r in batch])
+    sql.insert_rows([r.entry for r in batch], [r.entry_row for r in batch])
     with outbox.batched():
         for r in batch:
             _claim_attachments(r.event, r.report.attachments, r.actor)
@@ -312,18 +326,7 @@ def _create_many(batch: list[Prepared]) -> list[Intake]:
             flow.changed.send(
                 Event, obj=r.event, action=r.entry.action, before=None, at=r.event.reported_at
             )
-    audit.record_many(
-        [
-            {
-                "action": "event.report",
-                "actor": r.actor,
-                "obj": r.event,
-                "detail": {"channel": r.report.channel, "grid": r.event.grid_code},
-                "source_ip": r.source_ip,
-            }
-            for r in batch
-        ]
-    )
+    audit.append([r.audit_row for r in batch])
     answers = idempotency.remember_many(
         [
             idempotency.Kept(

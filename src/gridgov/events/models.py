@@ -343,6 +343,10 @@ class Event(models.Model):
                 condition=models.Q(parent__isnull=False),
             ),
             models.Index(fields=["category", "reported_at"]),
+            # Every report looks for open reports of its category within 50 m (intake's
+            # duplicate_candidates). By (category, reported_at) a burst in one category read
+            # every report of the last 24 h: 19 % of intake's time at 3,000 of them.
+            models.Index(fields=["category", "lat", "lon"], name="event_nearby_idx"),
             models.Index(fields=["lat", "lon"]),
             # The square map: public events by place (a bbox range on lat, then lon).
             models.Index(
