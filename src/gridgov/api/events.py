@@ -7,13 +7,13 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Header, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gridgov.accounts.auth import API_AUTH
 from gridgov.core.errors import Invalid, NotFound
-from gridgov.core.schema import MAX_OFFSET, errors
+from gridgov.core.schema import MAX_OFFSET, errors, rendered
 from gridgov.core.text import Text
 from gridgov.events import presenters, queries, services
 from gridgov.events.attachments import do_upload
@@ -248,16 +248,21 @@ def report(
     request: HttpRequest,
     body: ReportIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key", description=KEY_DOC),
-) -> Status[dict[str, Any]]:
+) -> HttpResponse:
     """Staff report inside the area they serve; channel accounts for the public. Idempotent on
     `client_id` or the `Idempotency-Key` header: a replay answers exactly the first answer, the
     same key with a different body is 409. The answer comes after the commit."""
+    return rendered(receipt(request, body, idempotency_key), 201)
+
+
+def receipt(request: HttpRequest, body: ReportIn, idempotency_key: str | None) -> dict[str, Any]:
+    """The report's receipt (the grid worker app's outbox sends reports through here too)."""
     client_id = body.client_id or idempotency_key or ""
     if not client_id:
         raise Invalid({"client_id": "required here or in the Idempotency-Key header"})
     data = body.dict(exclude={"client_id"})
     data["attachments"] = [str(a) for a in body.attachments]
-    return Status(201, do_intake(Report(**data), client_id, request.user).receipt)
+    return do_intake(Report(**data), client_id, request.user).receipt
 
 
 @router.post("/attachments", response={201: AttachmentOut, **errors()})

@@ -234,8 +234,7 @@ def _pydantic_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 def _report(request: HttpRequest, item: OutboxItem) -> tuple[int, Any, type[BaseModel]]:
     data = events_api.ReportIn.model_validate({**item.body, "client_id": item.key})
-    answer = events_api.report(request, data, None)
-    return answer.status_code, answer.value, events_api.ReceiptOut
+    return 201, events_api.receipt(request, data, None), events_api.ReceiptOut
 
 
 def _action(request: HttpRequest, item: OutboxItem) -> tuple[int, Any, type[BaseModel]]:

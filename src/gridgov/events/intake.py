@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
@@ -41,6 +41,9 @@ REPORT_ROLES = frozenset(
     {Role.GRID_WORKER, Role.GRID_LEADER, Role.OPERATOR, Role.CENTRE_LEADER, Role.CHANNEL}
 )
 PUBLIC_CHANNELS = frozenset({"web", "wechat", "open311"})
+# the choices' values, once: an enum's .values builds its list on every call
+CHANNELS = frozenset(Event.Channel.values)
+URGENCIES = frozenset(Event.Urgency.values)
 
 
 @dataclass
@@ -64,7 +67,12 @@ class Report:
     phone_proof: bool = False
 
     def fingerprint(self) -> str:
-        return idempotency.fingerprint(asdict(self))
+        # the fields' values as they are (flat: strings, numbers, a list of strings); asdict's
+        # deep copy cost more than the hash
+        return idempotency.fingerprint({f: getattr(self, f) for f in _REPORT_FIELDS})
+
+
+_REPORT_FIELDS = tuple(f.name for f in fields(Report))
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def validate(report: Report) -> dict[str, str]:
         reporter_openid=report.reporter_openid,
         note=report.note,
     )
-    if report.channel not in Event.Channel.values:
+    if report.channel not in CHANNELS:
         errors["channel"] = f"one of {', '.join(Event.Channel.values)}"
     if not visible(report.title) or len(report.title.strip()) > 100:
         errors["title"] = "1 to 100 characters"
@@ -98,7 +106,7 @@ def validate(report: Report) -> dict[str, str]:
         errors["lat"] = "a latitude in degrees"
     if report.crs not in CRS.__members__.values():
         errors["crs"] = "wgs84, gcj02 or bd09"
-    if report.urgency not in Event.Urgency.values:
+    if report.urgency not in URGENCIES:
         errors["urgency"] = "normal or urgent"
     if len(report.address) > 200:
         errors["address"] = "at most 200 characters"
