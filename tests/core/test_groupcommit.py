@@ -27,6 +27,10 @@ def committed(django_db_blocker: Any) -> Iterator[None]:
         CaseCounter.objects.filter(day__in=DAYS).delete()
 
 
+def _written() -> list[str]:
+    return sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True))
+
+
 def _item(fn: Any) -> groupcommit._Item:
     import contextvars
 
@@ -52,10 +56,7 @@ def test_a_batch_commits_the_good_and_undoes_only_the_failed(committed: None) ->
     assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
     with pytest.raises(ValueError, match="refused"):
         items[1].future.result()
-    assert sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == [
-        DAYS[0],
-        DAYS[2],
-    ]
+    assert _written() == [DAYS[0], DAYS[2]]
     assert not connection.in_atomic_block
 
 
@@ -186,9 +187,7 @@ def test_a_group_that_caught_a_database_error_is_written_again_alone(committed: 
     ]
     groupcommit.write(items)
     assert [i.future.result() for i in items] == DAYS[:2]
-    assert (
-        sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == (DAYS[:2])
-    )
+    assert _written() == DAYS[:2]
 
 
 def test_more_adds_items_to_the_begun_transaction_each_answered(committed: None) -> None:
@@ -209,10 +208,7 @@ def test_more_adds_items_to_the_begun_transaction_each_answered(committed: None)
     assert first.future.result() == DAYS[0] and later[1].future.result() == DAYS[2]
     with pytest.raises(ValueError, match="refused"):
         later[0].future.result()
-    assert sorted(CaseCounter.objects.filter(day__in=DAYS).values_list("day", flat=True)) == [
-        DAYS[0],
-        DAYS[2],
-    ]
+    assert _written() == [DAYS[0], DAYS[2]]
 
 
 def test_taking_from_the_queue_keeps_to_the_room_and_sets_stops_aside() -> None:
@@ -268,3 +264,45 @@ def test_reports_queued_while_another_process_writes_join_one_batch(
         t.join(10)
     assert sizes == [3]
     assert CaseCounter.objects.filter(day__in=DAYS).count() == 3
+
+
+def _grouped(group: Any, days: list[str]) -> list[groupcommit._Item]:
+    import contextvars
+
+    return [
+        groupcommit._Item(lambda d=d: group([d])[0], contextvars.copy_context(), Future(), group, d)
+        for d in days
+    ]
+
+
+def _create_days(days: list[str]) -> list[str]:
+    CaseCounter.objects.bulk_create([CaseCounter(day=d, last=1) for d in days])
+    if DAYS[1] in days:
+        raise ValueError("this report is refused")
+    return days
+
+
+def test_a_batch_of_one_group_is_written_without_a_savepoint(committed: None) -> None:
+    """A burst of reports is one group: one call writes them, with no SAVEPOINT/RELEASE pair
+    around it (two statements fewer while the writer lock is held)."""
+    from django.test.utils import CaptureQueriesContext
+
+    items = _grouped(_create_days, [DAYS[0], DAYS[2]])
+    with CaptureQueriesContext(connection) as q:
+        groupcommit.write(items)
+    assert [i.future.result() for i in items] == [DAYS[0], DAYS[2]]
+    sent = [s["sql"].upper() for s in q.captured_queries]
+    assert not [s for s in sent if "SAVEPOINT" in s]
+    assert len([s for s in sent if s.startswith("INSERT")]) == 1
+
+
+def test_a_lone_group_that_fails_is_undone_and_each_written_again(committed: None) -> None:
+    """Without a savepoint the failed group's transaction is rolled back whole; then each
+    report is written on its own, so only the one at fault fails."""
+    items = _grouped(_create_days, DAYS)
+    groupcommit.write(items)
+    assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
+    with pytest.raises(ValueError, match="refused"):
+        items[1].future.result()
+    assert _written() == [DAYS[0], DAYS[2]]
+    assert not connection.in_atomic_block

@@ -79,6 +79,41 @@ def test_insert_rows_reads_back_auto_keys_in_order() -> None:
     assert [AuditLog.objects.get(pk=r.pk).action for r in rows] == ["t0", "t1", "t2"]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg's binding and cache")
+def test_fixed_statements_bind_on_the_server_and_are_split_once() -> None:
+    """psycopg splits a statement of more than 50 values at its placeholders on every call
+    unless told otherwise; an event's INSERT has 70. Ours are split once, and bound on the
+    server (values converted in C, not quoted in Python)."""
+    from psycopg import ClientCursor, _queries
+
+    many = "SELECT " + ", ".join(["%s"] * 70)
+    before = _queries._query2pg.cache_info()
+    for _ in range(3):
+        assert sql.fetch(many, list(range(70)))[0] == tuple(range(70))
+    assert _queries._query2pg.cache_info().hits - before.hits >= 2
+    cursor = sql._raw_cursor(connection)
+    assert not isinstance(cursor, ClientCursor)
+    cursor.close()
+
+
+def test_rows_bound_on_the_server_read_back_as_written() -> None:
+    event = new_event(reporter_phone="13800001111", reporter_name="张三")
+    event.pk, event.code, event.client_id = uuid.uuid4(), "T20261128000001", str(uuid.uuid4())
+    event._state.adding = True  # a copy of it, written as a new row
+    event.due_at = datetime(2026, 11, 28, 9, 30, 15, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
+    event.lon, event.lat = 114.123456789012, 38.0000001
+    sql.insert_rows([event])
+    entry = TimelineEntry(
+        event=event, seq=1, at=timezone.now(), action="report", data={"a": [1, "二"], "b": None}
+    )
+    sql.insert_rows([entry])
+    stored = Event.objects.get(pk=event.pk)
+    assert stored.due_at == event.due_at
+    assert (stored.lon, stored.lat) == (event.lon, event.lat)
+    assert stored.reporter_phone == "13800001111" and stored.reporter_name == "张三"
+    assert TimelineEntry.objects.get(pk=entry.pk).data == {"a": [1, "二"], "b": None}
+
+
 def test_a_scoped_read_compiled_once_answers_as_the_orm() -> None:
     events = [new_event() for _ in range(3)]
     codes = [e.code for e in events] + ["SJZ00000000000000"]

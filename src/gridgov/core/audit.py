@@ -60,7 +60,7 @@ def record(
     """Append one row to the chain. Call inside ``transaction.atomic``."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.record must run inside the transaction it records")
-    row = _row(
+    row = build(
         action,
         actor=actor,
         obj=obj,
@@ -82,13 +82,7 @@ def record_many(rows: list[dict[str, Any]]) -> list[AuditLog]:
         raise RuntimeError("audit.record_many must run inside the transaction it records")
     if not rows:
         return []
-    return _append([_row(**r) for r in rows])
-
-
-def build(action: str, **given: Any) -> AuditLog:
-    """A row to ``append`` later, from ``record``'s arguments: work done before a transaction
-    that must hold its locks briefly (intake's group commit)."""
-    return _row(action, **given)
+    return _append([build(**r) for r in rows])
 
 
 def append(built: list[AuditLog]) -> list[AuditLog]:
@@ -108,8 +102,10 @@ def _append(built: list[AuditLog]) -> list[AuditLog]:
     return built
 
 
-def _row(action: str, **given: Any) -> AuditLog:
-    """An unsaved row from ``record``'s arguments (``record_many`` takes them as dicts)."""
+def build(action: str, **given: Any) -> AuditLog:
+    """An unsaved row from ``record``'s arguments, to ``append`` later (``record_many`` takes
+    them as dicts): built before a transaction that must hold its locks briefly (intake's
+    group commit), it is given only its place in the chain inside."""
     obj = given.get("obj")
     object_type, object_id = given.get("object_type", ""), given.get("object_id", "")
     if obj is not None:

@@ -158,6 +158,11 @@ class _Alone(Exception):
         self.error = error
 
 
+class _Regroup(Exception):
+    """The batch's one group failed without a savepoint: its transaction was rolled back, and
+    each of its items is written again on its own."""
+
+
 class _Broken(Exception):
     """The batch's transaction cannot be committed whole (its connection broke, or a savepoint
     could not be rolled back): nobody in it may be told it succeeded."""
@@ -175,6 +180,12 @@ def write(items: list[_Item], more: Callable[[int], list[_Item]] | None = None) 
         outcomes = _batch(items, more)
     except _Alone as alone:
         items[0].future.set_exception(alone.error)
+        return
+    except _Regroup:
+        if not connection.in_atomic_block:  # a connection that broke is opened afresh
+            connection.close_if_unusable_or_obsolete()
+        for item in items:
+            write([item])
         return
     except IntegrityError as exc:
         connection.close_if_unusable_or_obsolete()
@@ -212,11 +223,16 @@ def _batch(
                 )
         if more is not None and len(items) < MAX_BATCH:
             items.extend(more(MAX_BATCH - len(items)))  # in place: ``write`` answers them all
-        for unit in _units(items):
+        units = _units(items)
+        # A batch of one unit (a burst of reports) needs no savepoint: its failure is the
+        # transaction's, and ``write`` then writes each item again on its own. Two statements
+        # fewer while the writer lock is held.
+        savepoint = len(units) > 1
+        for unit in units:
             if len(unit) > 1:
-                outcomes.extend(_together(unit))
+                outcomes.extend(_together(unit, savepoint))
             else:
-                outcomes.append(_one(unit[0], savepoint=len(items) > 1))
+                outcomes.append(_one(unit[0], savepoint))
             if connection.needs_rollback or connection.closed_in_transaction:
                 raise _Broken("the batch's transaction was lost")
     return outcomes
@@ -237,11 +253,21 @@ def _units(items: list[_Item]) -> list[list[_Item]]:
     return units
 
 
-def _together(unit: list[_Item]) -> list[tuple[_Item, Any, BaseException | None]]:
+def _together(unit: list[_Item], savepoint: bool) -> list[tuple[_Item, Any, BaseException | None]]:
     """One call of the group for all of ``unit`` under a savepoint; if it fails, each item
-    on its own, so the failure reaches only the item at fault."""
+    on its own, so the failure reaches only the item at fault. Without a savepoint (the
+    batch's only unit) a failure undoes the transaction and ``write`` writes each again."""
     group = unit[0].group
     assert group is not None
+    if not savepoint:
+        try:
+            results = unit[0].context.run(group, [i.arg for i in unit])
+            _refuse_silent_rollback()
+        except Exception as exc:
+            raise _Regroup from exc
+        if len(results) != len(unit):
+            raise _Broken("a group answered a result count other than its requests'")
+        return [(item, value, None) for item, value in zip(unit, results, strict=True)]
     try:
         with transaction.atomic():
             results = unit[0].context.run(group, [i.arg for i in unit])
