@@ -144,3 +144,56 @@ def test_the_duplicate_search_reads_only_the_reports_nearby(
         cur.execute("EXPLAIN QUERY PLAN " + statement, params)
         plan = " | ".join(str(row[-1]) for row in cur.fetchall())
     assert "event_nearby_idx" in plan, plan
+
+
+def _written_table(query: Any) -> str:
+    """The table an INSERT or UPDATE writes; any other statement by its first word."""
+    import re
+
+    text = str(query)
+    found = re.match(r'\s*(?:INSERT INTO|UPDATE)\s+"?(\w+)', text)
+    return found.group(1) if found else text.split()[0].upper()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's pipeline mode")
+def test_a_batch_reaches_postgresql_in_two_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the writers' lock a batch sends its statements in two pipelines: what the writes
+    wait for (the case numbers, the audit chain's places), then every write. One after another
+    they were eight round trips, each a wait for the GIL once answered."""
+    import psycopg
+    from psycopg.pq import PipelineStatus
+
+    sent: list[tuple[str, Any]] = []  # (table, the pipeline it was sent in, or None)
+
+    def recorded(cls: Any, method: str) -> None:
+        real = getattr(cls, method)
+
+        def run(cur: Any, query: Any, *a: Any, **kw: Any) -> Any:
+            piped = cur.connection.pgconn.pipeline_status != PipelineStatus.OFF
+            sent.append((_written_table(query), cur.connection._pipeline if piped else None))
+            return real(cur, query, *a, **kw)
+
+        monkeypatch.setattr(cls, method, run)
+
+    actor = personas.township_operator()
+    batch = [_item(actor, f"10.0.3.{i}") for i in range(3)]
+    for cls in (psycopg.Cursor, psycopg.ClientCursor):
+        recorded(cls, "execute")
+        recorded(cls, "executemany")
+    groupcommit.write(batch)
+    assert all(item.future.result(timeout=0).created for item in batch)
+    writes = [(t, piped) for t, piped in sent if t not in ("SAVEPOINT", "RELEASE", "SET")]
+    assert [t for t, _ in writes] == [
+        "events_casecounter",
+        "core_audithead",
+        "events_event",
+        "events_timelineentry",
+        "core_outbox",
+        "core_auditlog",
+        "core_audithead",
+        "core_idempotencyrecord",
+    ], writes
+    first, second = writes[0][1], writes[2][1]
+    assert first is not None and second is not None and first is not second, writes
+    assert [p for _, p in writes] == [first] * 2 + [second] * 6, writes
+    assert verify() == []

@@ -93,11 +93,33 @@ def append(built: list[AuditLog]) -> list[AuditLog]:
 
 
 def _append(built: list[AuditLog]) -> list[AuditLog]:
-    last, prev_hash = _advance_head(len(built))
-    for seq, row in enumerate(built, start=last - len(built) + 1):
-        row.seq, row.prev_hash = seq, prev_hash
+    return chain(built, sql.fetch(*head_taken(len(built))))
+
+
+def head_taken(n: int) -> tuple[str, list[Any]]:
+    """The statement that takes ``n`` sequence numbers from the chain's head and answers the
+    last with the hash to link to; it can be sent with others (``sql.fetch_each``). Its rows
+    go to ``chain``. The UPDATE locks the head row on PostgreSQL, so appends are serialised
+    without a read first (on SQLite the transaction holds the write lock already)."""
+    update = (
+        f"UPDATE {sql.table(AuditHead)} SET seq = seq + %s WHERE id = 1 "  # noqa: S608
+        "RETURNING seq, hash"
+    )
+    return update, [n]
+
+
+def chain(
+    built: list[AuditLog], head: list[tuple[Any, ...]], returning: bool = True
+) -> list[AuditLog]:
+    """Give rows made by ``build`` the places ``head_taken(len(built))`` took in this
+    transaction (its rows: ``head``), write them and move the head's hash. Without
+    ``returning`` their ids are not read back, so their statements can be sent together
+    (``sql.pipelined``)."""
+    last, prev_hash = head[0] if head else _advance_head(len(built))
+    for seq, row in enumerate(built, start=int(last) - len(built) + 1):
+        row.seq, row.prev_hash = seq, str(prev_hash)
         row.hash = prev_hash = row_hash(row)
-    sql.insert_rows(built)
+    sql.insert_rows(built, returning=returning)
     _set_head_hash(prev_hash)
     return built
 
@@ -133,18 +155,9 @@ def _set_head_hash(value: str) -> None:
 
 
 def _advance_head(n: int) -> tuple[int, str]:
-    """Take ``n`` sequence numbers (answers the last) and the hash to link to, in one
-    statement: the UPDATE locks the head row on PostgreSQL, so appends are serialised without
-    a read first (on SQLite the transaction holds the write lock already)."""
-    update = (
-        f"UPDATE {sql.table(AuditHead)} SET seq = seq + %s WHERE id = 1 "  # noqa: S608
-        "RETURNING seq, hash"
-    )
-    found = sql.fetch(update, [n])
-    if not found:  # an empty database: the head row is made once
-        AuditHead.objects.get_or_create(id=1)
-        found = sql.fetch(update, [n])
-    seq, prev_hash = found[0]
+    """An empty database: the head row is made once, then ``n`` sequence numbers taken."""
+    AuditHead.objects.get_or_create(id=1)
+    seq, prev_hash = sql.fetch(*head_taken(n))[0]
     return int(seq), str(prev_hash)
 
 

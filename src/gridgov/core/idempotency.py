@@ -132,5 +132,6 @@ def remember_many(kept: list[Kept]) -> list[Answer]:
             )
         )
         answers.append(Answer(k.status, json.loads(text), str(k.object_id), replayed=False))
-    sql.insert_rows(records)  # a racing first request collides on the unique key
+    # a racing first request collides on the unique key; the records' ids are not needed
+    sql.insert_rows(records, returning=False)
     return answers

@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -135,9 +136,16 @@ def _fields(model: type[models.Model], with_pk: bool) -> tuple[Any, ...]:
 
 
 @cache
-def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str, rows: int = 1) -> str:
+def _insert_sql(
+    model: type[models.Model],
+    with_pk: bool,
+    on_conflict: str,
+    rows: int = 1,
+    returning: bool = True,
+) -> str:
     """INSERT of ``rows`` rows (cached per row count: a batch's sizes are few, up to
-    groupcommit.MAX_BATCH); an auto-increment key left out is read back with RETURNING."""
+    groupcommit.MAX_BATCH); an auto-increment key left out is read back with RETURNING,
+    unless nobody needs it (``returning``)."""
     fields = _fields(model, with_pk)
     q = connection.ops.quote_name
     cols = ", ".join(q(f.column) for f in fields)
@@ -146,7 +154,7 @@ def _insert_sql(model: type[models.Model], with_pk: bool, on_conflict: str, rows
     pk = model._meta.pk
     if on_conflict:
         sql += f" ON CONFLICT {on_conflict} DO NOTHING"
-    elif not with_pk and isinstance(pk, _AUTO):
+    elif not with_pk and isinstance(pk, _AUTO) and returning:
         sql += f" RETURNING {q(pk.column)}"
     return sql
 
@@ -185,16 +193,22 @@ def insert_many(objs: Sequence[models.Model], on_conflict: str) -> None:
     _saved(objs)
 
 
-def insert_rows(objs: Sequence[models.Model], rows: Sequence[Sequence[Any]] | None = None) -> None:
+def insert_rows(
+    objs: Sequence[models.Model],
+    rows: Sequence[Sequence[Any]] | None = None,
+    returning: bool = True,
+) -> None:
     """INSERT new objects of one model as multi-row statements; auto-increment keys are read
     back in the rows' order, as ``bulk_create`` does on both databases. Each statement stays
     within the database's limit of values. ``rows``: the objects' ``row_values(o, False)``
-    worked out earlier (outside a lock held to write them)."""
+    worked out earlier (outside a lock held to write them). Without ``returning`` the keys
+    are not read back (the objects keep no key and stay unsaved): then nothing waits for the
+    statement's answer, and it can be sent with others (``pipelined``)."""
     if not objs:
         return
     model = type(objs[0])
     fields = _fields(model, False)
-    auto = isinstance(model._meta.pk, _AUTO)
+    auto = isinstance(model._meta.pk, _AUTO) and returning
     per = max(1, _max_params() // len(fields))
     for start in range(0, len(objs), per):
         chunk = objs[start : start + per]
@@ -202,11 +216,12 @@ def insert_rows(objs: Sequence[models.Model], rows: Sequence[Sequence[Any]] | No
             values = [v for o in chunk for v in row_values(o, False)]
         else:
             values = [v for row in rows[start : start + per] for v in row]
-        ids, _count = run(_insert_sql(model, False, "", len(chunk)), values, fetch=auto)
+        ids, _count = run(_insert_sql(model, False, "", len(chunk), returning), values, fetch=auto)
         if auto:
             for obj, (pk,) in zip(chunk, ids, strict=True):
                 obj.pk = pk
-    _saved(objs)
+    if returning or not isinstance(model._meta.pk, _AUTO):
+        _saved(objs)
 
 
 def _max_params() -> int:
@@ -297,6 +312,40 @@ def select_joined(
 
 def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return run(sql, params, fetch=True)[0]
+
+
+def fetch_each(statements: Sequence[tuple[str, Sequence[Any]]]) -> list[list[tuple[Any, ...]]]:
+    """The rows of each statement, in order. On PostgreSQL they are sent together and answered
+    in one round trip (pipeline mode); elsewhere one after another."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql" or conn.queries_logged or conn.execute_wrappers:
+        return [fetch(sql, params) for sql, params in statements]
+    cursors = []
+    try:
+        with conn.wrap_database_errors, conn.connection.pipeline():
+            for sql, params in statements:
+                cursors.append(_raw_cursor(conn))
+                cursors[-1].execute(sql, params)
+            return [list(cur.fetchall()) for cur in cursors]  # the first one waits for all
+    finally:
+        for cur in cursors:
+            cur.close()
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """Statements run inside are sent to PostgreSQL together (its pipeline mode) and answered
+    in one round trip at the end of the block, where their first error is raised (as Django's
+    error). A statement that fetches rows waits there for all before it; a row count is not
+    known inside (-1), so only writes whose count nobody reads belong here. Elsewhere the
+    block changes nothing."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        yield
+        return
+    conn.ensure_connection()
+    with conn.wrap_database_errors, conn.connection.pipeline():
+        yield
 
 
 @cache

@@ -200,20 +200,28 @@ def _category(report: Report) -> Category | None:
     return cat
 
 
-def _next_codes(times: list[Any]) -> list[str]:
-    """The next case numbers of each report's day, in order: one upsert per day that answers
-    the day's new count (it takes the counter row's lock on PostgreSQL, so numbers are never
-    handed out twice)."""
-    days = [timezone.localtime(t).strftime("%Y%m%d") for t in times]
+def _days(times: list[Any]) -> list[str]:
+    return [timezone.localtime(t).strftime("%Y%m%d") for t in times]
+
+
+def _counted(days: list[str]) -> list[tuple[str, list[Any]]]:
+    """One upsert per day that takes the day's next case numbers and answers its new count
+    (it takes the counter row's lock on PostgreSQL, so numbers are never handed out twice);
+    they can be sent with others (``sql.fetch_each``), their rows go to ``_codes``."""
     table = sql.table(CaseCounter)
+    upsert = (
+        f"INSERT INTO {table} (day, last) VALUES (%s, %s) "  # noqa: S608 - our table name
+        f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING last"
+    )
+    # days in one order: one order of row locks, no deadlock
+    return [(upsert, [day, n]) for day, n in sorted(Counter(days).items())]
+
+
+def _codes(days: list[str], counted: list[list[tuple[Any, ...]]]) -> list[str]:
+    """Each report's case number, from ``_counted(days)``'s answers."""
     last: dict[str, int] = {}
-    for day, n in sorted(Counter(days).items()):  # one order of row locks: no deadlock
-        (top,) = sql.fetch(
-            f"INSERT INTO {table} (day, last) VALUES (%s, %s) "  # noqa: S608 - our table name
-            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING last",
-            [day, n],
-        )[0]
-        last[day] = top - n
+    for (day, n), rows in zip(sorted(Counter(days).items()), counted, strict=True):
+        last[day] = rows[0][0] - n
     found = []
     for day in days:
         last[day] += 1
@@ -321,34 +329,41 @@ def _create_many(batch: list[Prepared]) -> list[Intake]:
     numbers, events, first timeline rows, attachments, notices, audit rows and the answers
     kept for replays. Run again for one report alone if a batch fails, so nothing here may
     depend on an earlier run."""
+    # The two answers the writes wait for, asked together (one round trip on PostgreSQL):
+    # the days' case numbers and the audit chain's places.
+    days = _days([r.event.reported_at for r in batch])
+    *counted, head = sql.fetch_each([*_counted(days), audit.head_taken(len(batch))])
     at = sql.column_at(Event, "code")
-    for ready, code in zip(batch, _next_codes([r.event.reported_at for r in batch]), strict=True):
+    for ready, code in zip(batch, _codes(days, counted), strict=True):
         ready.event.code = ready.event_row[at] = code
-    sql.insert_rows([r.event for r in batch], [r.event_row for r in batch])
-    sql.insert_rows([r.entry for r in batch], [r.entry_row for r in batch])
-    with outbox.batched():
-        for r in batch:
-            _claim_attachments(r.event, r.report.attachments, r.actor)
-            square.follow(None, r.event)  # public at once only when fixed on the spot
-            _announce(r.event, r.route)
-            flow.changed.send(
-                Event, obj=r.event, action=r.entry.action, before=None, at=r.event.reported_at
-            )
-    audit.append([r.audit_row for r in batch])
-    answers = idempotency.remember_many(
-        [
-            idempotency.Kept(
-                r.owner,
-                OPERATION,
-                r.event.client_id,
-                r.event.request_hash,
-                201,
-                _receipt(r.event, r.secret, r.duplicates),
-                r.event.pk,
-            )
-            for r in batch
-        ]
-    )
+    # The writes, sent together (one round trip on PostgreSQL): none reads a row count or an
+    # id back. Attachments and hooks are rare here; what they read waits for what was sent.
+    with sql.pipelined():
+        sql.insert_rows([r.event for r in batch], [r.event_row for r in batch])
+        sql.insert_rows([r.entry for r in batch], [r.entry_row for r in batch], returning=False)
+        with outbox.batched():
+            for r in batch:
+                _claim_attachments(r.event, r.report.attachments, r.actor)
+                square.follow(None, r.event)  # public at once only when fixed on the spot
+                _announce(r.event, r.route)
+                flow.changed.send(
+                    Event, obj=r.event, action=r.entry.action, before=None, at=r.event.reported_at
+                )
+        audit.chain([r.audit_row for r in batch], head, returning=False)
+        answers = idempotency.remember_many(
+            [
+                idempotency.Kept(
+                    r.owner,
+                    OPERATION,
+                    r.event.client_id,
+                    r.event.request_hash,
+                    201,
+                    _receipt(r.event, r.secret, r.duplicates),
+                    r.event.pk,
+                )
+                for r in batch
+            ]
+        )
     return [Intake(r.event, a.body, created=True) for r, a in zip(batch, answers, strict=True)]
 
 

@@ -41,7 +41,16 @@ class Command(BaseCommand):
         dur.add_argument("--interval", type=float, default=3.0, help="seconds between kills")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        from gridgov.bench.machine import calibrate, speed_line
+
         out = self.stdout.write
+        out(speed_line("before", calibrate()))
+        try:
+            self._run(out, opts)
+        finally:
+            out(speed_line("after", calibrate()))
+
+    def _run(self, out: Any, opts: dict[str, Any]) -> None:
         if opts["which"] == "locate":
             from gridgov.bench import locate as bench
 
