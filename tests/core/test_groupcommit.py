@@ -50,14 +50,20 @@ def _fails() -> None:
     raise ValueError("this report is refused")
 
 
-def test_a_batch_commits_the_good_and_undoes_only_the_failed(committed: None) -> None:
-    items = [_item(_make(DAYS[0])), _item(_fails), _item(_make(DAYS[2]))]
+def _only_the_second_is_refused(items: list[groupcommit._Item]) -> None:
+    """Written, the first and third are answered with their days and stored; the second is
+    answered with its error and nothing of it stays."""
     groupcommit.write(items)
     assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
     with pytest.raises(ValueError, match="refused"):
         items[1].future.result()
     assert _written() == [DAYS[0], DAYS[2]]
     assert not connection.in_atomic_block
+
+
+def test_a_batch_commits_the_good_and_undoes_only_the_failed(committed: None) -> None:
+    items = [_item(_make(DAYS[0])), _item(_fails), _item(_make(DAYS[2]))]
+    _only_the_second_is_refused(items)
 
 
 def test_a_lone_failure_rolls_back_and_reaches_its_caller(committed: None) -> None:
@@ -300,9 +306,4 @@ def test_a_lone_group_that_fails_is_undone_and_each_written_again(committed: Non
     """Without a savepoint the failed group's transaction is rolled back whole; then each
     report is written on its own, so only the one at fault fails."""
     items = _grouped(_create_days, DAYS)
-    groupcommit.write(items)
-    assert items[0].future.result() == DAYS[0] and items[2].future.result() == DAYS[2]
-    with pytest.raises(ValueError, match="refused"):
-        items[1].future.result()
-    assert _written() == [DAYS[0], DAYS[2]]
-    assert not connection.in_atomic_block
+    _only_the_second_is_refused(items)

@@ -19,6 +19,7 @@ Code already inside a transaction (a test, a command that groups its writes) run
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -259,20 +260,13 @@ def _together(unit: list[_Item], savepoint: bool) -> list[tuple[_Item, Any, Base
     batch's only unit) a failure undoes the transaction and ``write`` writes each again."""
     group = unit[0].group
     assert group is not None
-    if not savepoint:
-        try:
-            results = unit[0].context.run(group, [i.arg for i in unit])
-            _refuse_silent_rollback()
-        except Exception as exc:
-            raise _Regroup from exc
-        if len(results) != len(unit):
-            raise _Broken("a group answered a result count other than its requests'")
-        return [(item, value, None) for item, value in zip(unit, results, strict=True)]
     try:
-        with transaction.atomic():
+        with transaction.atomic() if savepoint else contextlib.nullcontext():
             results = unit[0].context.run(group, [i.arg for i in unit])
             _refuse_silent_rollback()
-    except Exception:
+    except Exception as exc:
+        if not savepoint:
+            raise _Regroup from exc
         if connection.closed_in_transaction:
             raise _Broken("the batch's transaction was lost") from None
         return [_one(item, savepoint=True) for item in unit]

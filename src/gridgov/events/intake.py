@@ -213,14 +213,18 @@ def _counted(days: list[str]) -> list[tuple[str, list[Any]]]:
         f"INSERT INTO {table} (day, last) VALUES (%s, %s) "  # noqa: S608 - our table name
         f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + excluded.last RETURNING last"
     )
-    # days in one order: one order of row locks, no deadlock
-    return [(upsert, [day, n]) for day, n in sorted(Counter(days).items())]
+    return [(upsert, [day, n]) for day, n in _per_day(days)]
+
+
+def _per_day(days: list[str]) -> list[tuple[str, int]]:
+    """How many reports each day has, the days in one order: one order of row locks."""
+    return sorted(Counter(days).items())
 
 
 def _codes(days: list[str], counted: list[list[tuple[Any, ...]]]) -> list[str]:
     """Each report's case number, from ``_counted(days)``'s answers."""
     last: dict[str, int] = {}
-    for (day, n), rows in zip(sorted(Counter(days).items()), counted, strict=True):
+    for (day, n), rows in zip(_per_day(days), counted, strict=True):
         last[day] = rows[0][0] - n
     found = []
     for day in days:
